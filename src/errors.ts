@@ -1,0 +1,31 @@
+import createError from '@fastify/error'
+
+// One generic message for every failure an attacker could provoke without the
+// secret: the code tells operators (and logs) what happened, the message tells
+// a caller nothing more than "this key does not work".
+const INVALID = 'Invalid API key'
+
+export const errors = {
+  // 401: the request did not prove it holds a working key.
+  MISSING: createError('FST_API_KEY_MISSING', 'Missing API key', 401),
+  MALFORMED: createError('FST_API_KEY_MALFORMED', INVALID, 401),
+  UNKNOWN: createError('FST_API_KEY_UNKNOWN', INVALID, 401),
+  WRONG_SECRET: createError('FST_API_KEY_WRONG_SECRET', INVALID, 401),
+  // Only reported once the secret matched, so they disclose nothing to a guesser.
+  REVOKED: createError('FST_API_KEY_REVOKED', 'API key has been revoked', 401),
+  EXPIRED: createError('FST_API_KEY_EXPIRED', 'API key has expired', 401),
+
+  FORBIDDEN: createError('FST_API_KEY_FORBIDDEN', 'API key is not allowed to access this route', 403),
+  UNAVAILABLE: createError('FST_API_KEY_UNAVAILABLE', 'API key store is unavailable, try again later', 503),
+
+  // Programming errors: thrown at register/startup or by manager calls.
+  INVALID_OPTION: createError('FST_API_KEY_INVALID_OPTION', 'Invalid option %s: %s', 500, TypeError),
+  INVALID_ROUTE_CONFIG: createError('FST_API_KEY_INVALID_ROUTE_CONFIG', 'Invalid config.apiKey on route %s: %s', 500, TypeError),
+  INVALID_ARGUMENT: createError('FST_API_KEY_INVALID_ARGUMENT', 'Invalid argument %s: %s', 400, TypeError),
+  NAME_REQUIRED: createError('FST_API_KEY_NAME_REQUIRED', 'An API key needs a non-empty name', 400, TypeError),
+  NOT_FOUND: createError('FST_API_KEY_NOT_FOUND', 'No API key with id %s', 404),
+  UNREVOKE: createError('FST_API_KEY_UNREVOKE', 'Revocation is permanent: API key %s cannot be un-revoked, create a new key instead', 409),
+  PREFIX_EXHAUSTED: createError('FST_API_KEY_PREFIX_EXHAUSTED', 'Could not find a free key prefix after %s attempts', 500)
+} as const
+
+export type ApiKeyErrorCode = ReturnType<(typeof errors)[keyof typeof errors]>['code']

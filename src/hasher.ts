@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto'
+import { Piscina } from 'piscina'
+import {
+  constantTimeEqual, formatHash, HASH_BYTES, parseHash, SALT_BYTES, sameParams, type ScryptParams
+} from './hash-format.js'
+import type { HashTask } from './hash-worker.js'
+
+export interface VerifyOutcome {
+  ok: boolean
+  /** the stored hash used other parameters than the current ones */
+  rehash: boolean
+}
+
+// Under tap the sources run as .ts; once built, as .js beside this file.
+const workerFile = new URL(`./hash-worker${import.meta.url.slice(-3)}`, import.meta.url).href
+
+// scrypt never runs on the event loop's thread: noble's scryptAsync yields, but
+// several concurrent calls still starve network I/O, so hashing goes to a pool.
+export class Hasher {
+  readonly params: ScryptParams
+  readonly #pool: Piscina<HashTask, Uint8Array>
+
+  constructor (params: ScryptParams, threads: number) {
+    this.params = params
+    this.#pool = new Piscina({ filename: workerFile, minThreads: 0, maxThreads: threads, idleTimeout: 30_000 })
+  }
+
+  #derive (key: string, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
+    return this.#pool.run({ key, salt, ...params, dkLen })
+  }
+
+  async hash (key: string): Promise<string> {
+    const salt = randomBytes(SALT_BYTES)
+    return formatHash(this.params, salt, await this.#derive(key, salt, this.params, HASH_BYTES))
+  }
+
+  async verify (key: string, stored: string): Promise<VerifyOutcome> {
+    const parsed = parseHash(stored)
+    if (parsed === null) return { ok: false, rehash: false }
+    const derived = await this.#derive(key, parsed.salt, parsed, parsed.hash.length)
+    const ok = constantTimeEqual(derived, parsed.hash)
+    return { ok, rehash: ok && !sameParams(parsed, this.params) }
+  }
+
+  close (): Promise<void> {
+    return this.#pool.close()
+  }
+}

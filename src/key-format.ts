@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto'
+import { crc32 } from 'node:zlib'
+
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+export const PREFIX_LENGTH = 8
+// 32 base62 characters carry 32 * log2(62) = 190.5 bits.
+export const SECRET_LENGTH = 32
+// A CRC-32 fits in 6 base62 characters (62^6 > 2^32).
+export const CHECKSUM_LENGTH = 6
+export const BRAND_PATTERN = /^[A-Za-z0-9_-]{1,32}$/
+
+export interface ParsedKey {
+  prefix: string
+  key: string
+}
+
+// Rejection sampling keeps every character uniform: 248 = 4 * 62 is the largest
+// multiple of 62 below 256, so bytes >= 248 are dropped rather than biasing.
+export function randomBase62 (length: number): string {
+  let out = ''
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248) out += ALPHABET[byte % 62]
+      if (out.length === length) break
+    }
+  }
+  return out
+}
+
+function checksum (body: string): string {
+  let n = crc32(body)
+  let out = ''
+  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
+    out = ALPHABET[n % 62] + out
+    n = Math.floor(n / 62)
+  }
+  return out
+}
+
+export function generateKey (brand: string): ParsedKey {
+  const prefix = randomBase62(PREFIX_LENGTH)
+  const body = `${brand}${prefix}.${randomBase62(SECRET_LENGTH)}`
+  return { prefix, key: body + checksum(body) }
+}
+
+export function keyLength (brand: string): number {
+  return brand.length + PREFIX_LENGTH + 1 + SECRET_LENGTH + CHECKSUM_LENGTH
+}
+
+export function keyPattern (brand: string): RegExp {
+  // BRAND_PATTERN admits no character that is special in a regular expression.
+  return new RegExp(`^${brand}[0-9A-Za-z]{${PREFIX_LENGTH}}\\.[0-9A-Za-z]{${SECRET_LENGTH + CHECKSUM_LENGTH}}$`)
+}
+
+// Cheap structural checks first (length, brand, alphabet, checksum): a made-up
+// or mistyped key costs no database query and no hash.
+export function parseKey (input: string, brand: string, pattern: RegExp): ParsedKey | null {
+  if (input.length !== keyLength(brand) || !pattern.test(input)) return null
+  const split = input.length - CHECKSUM_LENGTH
+  if (checksum(input.slice(0, split)) !== input.slice(split)) return null
+  return { prefix: input.slice(brand.length, brand.length + PREFIX_LENGTH), key: input }
+}

@@ -1,0 +1,167 @@
+import { errors } from './errors.js'
+import { Hasher } from './hasher.js'
+import { generateKey, keyPattern, parseKey } from './key-format.js'
+import { isPlainObject, normalizeManagerOptions, type ApiKeyManagerOptions, type ManagerSettings } from './options.js'
+import { keyStatus, STATUSES, statusWhere, type ApiKeyStatus } from './status.js'
+import { isUniqueViolation, Store, type ApiKeyRecord } from './store.js'
+
+export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'expired'
+
+export type VerifyResult<R extends ApiKeyRecord = ApiKeyRecord> =
+  | { valid: true, apiKey: R }
+  | { valid: false, reason: VerifyFailure }
+
+export interface CreateInput {
+  name: string
+  expiresAt?: Date | null
+  /** Extra columns of a custom model (e.g. organizationId). */
+  [field: string]: unknown
+}
+
+export interface ListInput {
+  status?: ApiKeyStatus
+  /** Extra Prisma `where` conditions, ANDed with the status filter. */
+  where?: Record<string, unknown>
+  /** Page size, 1 to 500 (default 50). */
+  take?: number
+  skip?: number
+}
+
+export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
+  /** Matches every key this manager issues (publish it for secret scanners). */
+  readonly keyPattern: RegExp
+  create (input: CreateInput): Promise<{ apiKey: R, key: string }>
+  verify (key: unknown): Promise<VerifyResult<R>>
+  get (id: string): Promise<R | null>
+  list (input?: ListInput): Promise<{ items: R[], total: number }>
+  update (id: string, data: Record<string, unknown>): Promise<R>
+  revoke (id: string): Promise<R>
+  status (apiKey: R): ApiKeyStatus
+  /** Stops the hashing threads; the manager cannot verify or create after it. */
+  close (): Promise<void>
+}
+
+// Columns the library owns: a caller may not set them through create/update.
+const RESERVED = ['id', 'prefix', 'hashedKey', 'createdAt', 'lastUsedAt']
+const PREFIX_ATTEMPTS = 5
+
+function badArgument (name: string, message: string): never {
+  throw new errors.INVALID_ARGUMENT(name, message)
+}
+
+function checkId (id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id === '') badArgument('id', 'expected a non-empty string')
+}
+
+function checkFields (data: Record<string, unknown>): void {
+  for (const field of RESERVED) {
+    if (field in data) badArgument(field, 'is set by the library and cannot be given')
+  }
+  if ('name' in data && (typeof data.name !== 'string' || data.name.trim() === '')) throw new errors.NAME_REQUIRED()
+  const { expiresAt } = data
+  if (expiresAt !== undefined && expiresAt !== null && !(expiresAt instanceof Date && !Number.isNaN(expiresAt.getTime()))) {
+    badArgument('expiresAt', 'expected a valid Date or null')
+  }
+}
+
+function withoutHash<R extends ApiKeyRecord> (stored: R & { hashedKey?: string }): R {
+  const { hashedKey, ...record } = stored
+  return record as unknown as R
+}
+
+export function createApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> (options: ApiKeyManagerOptions): ApiKeyManager<R> {
+  return buildManager(normalizeManagerOptions(options))
+}
+
+export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: ManagerSettings): ApiKeyManager<R> {
+  const store = new Store<R>(settings.model)
+  const hasher = new Hasher(settings.scrypt, settings.hashThreads)
+  const { brand } = settings
+  const pattern = keyPattern(brand)
+
+  async function create (input: CreateInput): Promise<{ apiKey: R, key: string }> {
+    if (!isPlainObject(input)) badArgument('input', 'expected an object such as { name }')
+    if (input.name === undefined) throw new errors.NAME_REQUIRED()
+    if (input.revoked !== undefined) badArgument('revoked', 'a new key cannot be created revoked')
+    checkFields(input)
+    const name = input.name.trim()
+    for (let attempt = 0; attempt < PREFIX_ATTEMPTS; attempt++) {
+      const { prefix, key } = generateKey(brand)
+      const hashedKey = await hasher.hash(key)
+      try {
+        const apiKey = await store.create({ ...input, name, expiresAt: input.expiresAt ?? null, prefix, hashedKey })
+        return { apiKey, key }
+      } catch (err) {
+        // Another key took this prefix (2^-47 per pair): draw again. A unique
+        // violation on a column of the user's own is theirs to see.
+        if (!isUniqueViolation(err) || !(await store.prefixExists(prefix))) throw err
+      }
+    }
+    throw new errors.PREFIX_EXHAUSTED(PREFIX_ATTEMPTS)
+  }
+
+  async function verify (key: unknown): Promise<VerifyResult<R>> {
+    const parsed = typeof key === 'string' ? parseKey(key, brand, pattern) : null
+    if (parsed === null) return { valid: false, reason: 'malformed' }
+    const stored = await store.findByPrefix(parsed.prefix)
+    // A case-insensitive collation (MySQL's default) may match another case.
+    if (stored === null || stored.prefix !== parsed.prefix) return { valid: false, reason: 'unknown' }
+    const outcome = await hasher.verify(parsed.key, stored.hashedKey)
+    if (!outcome.ok) return { valid: false, reason: 'wrong_secret' }
+    const apiKey = withoutHash(stored)
+    const status = keyStatus(apiKey, new Date())
+    if (status !== 'active') return { valid: false, reason: status }
+    if (outcome.rehash) {
+      // Best effort: the key is valid either way, and the next use retries.
+      await store.replaceHash(apiKey.id, stored.hashedKey, await hasher.hash(parsed.key)).catch(() => {})
+    }
+    return { valid: true, apiKey }
+  }
+
+  async function get (id: string): Promise<R | null> {
+    checkId(id)
+    return await store.get({ id })
+  }
+
+  async function list (input: ListInput = {}): Promise<{ items: R[], total: number }> {
+    if (!isPlainObject(input)) badArgument('input', 'expected an object')
+    const { status, where = {}, take = 50, skip = 0 } = input
+    if (status !== undefined && !STATUSES.includes(status)) badArgument('status', `expected one of ${STATUSES.join(', ')}`)
+    if (!isPlainObject(where)) badArgument('where', 'expected a Prisma where object')
+    if (!Number.isInteger(take) || take < 1 || take > 500) badArgument('take', 'expected an integer from 1 to 500')
+    if (!Number.isInteger(skip) || skip < 0) badArgument('skip', 'expected a non-negative integer')
+    const filter = status === undefined ? where : { AND: [where, statusWhere(status, new Date())] }
+    return await store.list(filter, take, skip)
+  }
+
+  async function update (id: string, data: Record<string, unknown>): Promise<R> {
+    checkId(id)
+    if (!isPlainObject(data)) badArgument('data', 'expected an object')
+    checkFields(data)
+    if (data.revoked !== undefined && typeof data.revoked !== 'boolean') badArgument('revoked', 'expected a boolean')
+    const changes = { ...data }
+    if (typeof changes.name === 'string') changes.name = changes.name.trim()
+    if (changes.revoked === false) {
+      // Never written: revoked is only ever set to true, so there is no race
+      // in which this call could bring a key back.
+      delete changes.revoked
+      const current = await store.get({ id })
+      if (current?.revoked === true) throw new errors.UNREVOKE(id)
+    }
+    const updated = await store.update(id, changes)
+    if (updated === null) throw new errors.NOT_FOUND(id)
+    return updated
+  }
+
+  return {
+    keyPattern: pattern,
+    create,
+    verify,
+    get,
+    list,
+    update,
+    revoke: async (id) => await update(id, { revoked: true }),
+    status: (apiKey) => keyStatus(apiKey, new Date()),
+    close: async () => await hasher.close()
+  }
+}

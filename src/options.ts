@@ -1,0 +1,129 @@
+import { availableParallelism } from 'node:os'
+import { errors } from './errors.js'
+import { paramsError, type ScryptParams } from './hash-format.js'
+import { BRAND_PATTERN } from './key-format.js'
+import type { GetKey } from './credentials.js'
+import type { ApiKeyDelegate } from './store.js'
+
+export interface ApiKeyManagerOptions {
+  /** A Prisma model delegate, e.g. `prisma.apiKey`. */
+  model: ApiKeyDelegate
+  /** Fixed text in front of every key (e.g. `acme_`), for secret scanners. */
+  brand?: string
+  /** scrypt parameters for new hashes; old hashes are upgraded on use. */
+  scrypt?: Partial<ScryptParams>
+  /** Worker threads that run scrypt. */
+  hashThreads?: number
+}
+
+export interface ManagerSettings {
+  model: ApiKeyDelegate
+  brand: string
+  scrypt: ScryptParams
+  hashThreads: number
+}
+
+// N = 2^14, r = 8, p = 1: 16 MiB and ~0.1 s per hash (docs/security.md).
+export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 14, r: 8, p: 1 })
+
+// Half the cores, at least one: hashing is bursty, and the event loop and the
+// database driver need a core of their own to keep answering.
+export const DEFAULT_HASH_THREADS = Math.max(1, Math.floor(availableParallelism() / 2))
+
+export function fail (name: string, message: string): never {
+  throw new errors.INVALID_OPTION(name, message)
+}
+
+export function isPlainObject (value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+export function checkKnown (opts: Record<string, unknown>, known: readonly string[], fail: (name: string, message: string) => never): void {
+  for (const name of Object.keys(opts)) {
+    if (opts[name] !== undefined && !known.includes(name)) fail(name, `unknown option, expected one of ${known.join(', ')}`)
+  }
+}
+
+export const MANAGER_OPTIONS = ['model', 'brand', 'scrypt', 'hashThreads'] as const
+
+export function normalizeManagerOptions (opts: unknown, known: readonly string[] = MANAGER_OPTIONS): ManagerSettings {
+  if (!isPlainObject(opts)) fail('options', 'pass an object such as { model: prisma.apiKey }')
+  const o = opts as Record<string, unknown>
+  checkKnown(o, known, fail)
+  const model = o.model as ApiKeyDelegate
+  for (const method of ['create', 'findUnique', 'findMany', 'count', 'update', 'updateMany'] as const) {
+    if (typeof (model as unknown as Record<string, unknown>)?.[method] !== 'function') {
+      fail('model', `expected a Prisma model delegate such as prisma.apiKey (missing ${method}())`)
+    }
+  }
+  const brand = o.brand ?? ''
+  if (typeof brand !== 'string' || (brand !== '' && !BRAND_PATTERN.test(brand))) {
+    fail('brand', 'use 1 to 32 characters from A-Z, a-z, 0-9, _ and -')
+  }
+  if (o.scrypt !== undefined && !isPlainObject(o.scrypt)) fail('scrypt', 'expected an object { ln, r, p }')
+  const scrypt = { ...DEFAULT_SCRYPT, ...(o.scrypt as Partial<ScryptParams> | undefined) }
+  checkKnown(scrypt, ['ln', 'r', 'p'], (name, message) => fail(`scrypt.${name}`, message))
+  const problem = paramsError(scrypt)
+  if (problem !== null) fail('scrypt', problem)
+  const hashThreads = o.hashThreads ?? DEFAULT_HASH_THREADS
+  if (!Number.isInteger(hashThreads) || (hashThreads as number) < 1 || (hashThreads as number) > 64) {
+    fail('hashThreads', 'expected an integer from 1 to 64')
+  }
+  return { model, brand, scrypt, hashThreads: hashThreads as number }
+}
+
+export type HookName = 'preHandler' | 'onRequest'
+
+export interface ApiKeyPluginOptions extends ApiKeyManagerOptions {
+  /** The header that carries the key (default `authorization`). */
+  header?: string
+  /** The scheme before the key: `Api-Key` on `authorization`, none on other headers. */
+  keyword?: string | null
+  /** Reads the key from the request in any other way; replaces header/keyword. */
+  getKey?: GetKey
+  /** The route hook that checks the key (default `preHandler`). */
+  hook?: HookName
+  /** The realm in `WWW-Authenticate` (default none). */
+  realm?: string
+}
+
+export interface PluginSettings {
+  manager: ManagerSettings
+  header: string
+  keyword: string | null
+  getKey: GetKey | null
+  hook: HookName
+  challenge: string
+}
+
+const PLUGIN_OPTIONS = [...MANAGER_OPTIONS, 'header', 'keyword', 'getKey', 'hook', 'realm'] as const
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+export function normalizePluginOptions (opts: unknown): PluginSettings {
+  const manager = normalizeManagerOptions(opts, PLUGIN_OPTIONS)
+  const o = opts as ApiKeyPluginOptions
+  const header = o.header ?? 'authorization'
+  if (typeof header !== 'string' || !TOKEN.test(header)) fail('header', 'expected a header name such as x-api-key')
+  const keyword = o.keyword === undefined ? (header.toLowerCase() === 'authorization' ? 'Api-Key' : null) : o.keyword
+  if (keyword !== null && (typeof keyword !== 'string' || !TOKEN.test(keyword))) {
+    fail('keyword', 'expected an authentication scheme such as Api-Key (letters, digits and -._~+ only), or null')
+  }
+  if (o.getKey !== undefined && typeof o.getKey !== 'function') fail('getKey', 'expected a function (request) => string | undefined')
+  if (o.getKey !== undefined && (o.header !== undefined || o.keyword !== undefined)) {
+    fail('getKey', 'replaces header and keyword: give one or the others')
+  }
+  const hook = o.hook ?? 'preHandler'
+  if (hook !== 'preHandler' && hook !== 'onRequest') fail('hook', "expected 'preHandler' or 'onRequest'")
+  if (o.realm !== undefined && (typeof o.realm !== 'string' || /["\\\r\n]/.test(o.realm))) {
+    fail('realm', 'expected a string without quotes, backslashes or line breaks')
+  }
+  const scheme = keyword ?? 'Api-Key'
+  return {
+    manager,
+    header: header.toLowerCase(),
+    keyword,
+    getKey: o.getKey ?? null,
+    hook,
+    challenge: o.realm === undefined ? scheme : `${scheme} realm="${o.realm}"`
+  }
+}

@@ -1,0 +1,20 @@
+import type { ApiKeyRecord } from './store.js'
+
+export type ApiKeyStatus = 'active' | 'revoked' | 'expired'
+export const STATUSES: readonly ApiKeyStatus[] = ['active', 'revoked', 'expired']
+
+// Revocation wins over expiry: a revoked key stays revoked whatever its date.
+export function keyStatus (key: Pick<ApiKeyRecord, 'revoked' | 'expiresAt'>, now: Date): ApiKeyStatus {
+  if (key.revoked) return 'revoked'
+  if (key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime()) return 'expired'
+  return 'active'
+}
+
+// The same rule as keyStatus, as a Prisma `where` clause.
+export function statusWhere (status: ApiKeyStatus, now: Date): object {
+  switch (status) {
+    case 'revoked': return { revoked: true }
+    case 'expired': return { revoked: false, expiresAt: { lte: now } }
+    case 'active': return { revoked: false, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] }
+  }
+}

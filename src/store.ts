@@ -1,0 +1,121 @@
+import { errors } from './errors.js'
+
+/** The fields every key model has (docs/custom-models.md); extra ones pass through. */
+export interface ApiKeyRecord {
+  id: string
+  prefix: string
+  name: string
+  revoked: boolean
+  expiresAt: Date | null
+  createdAt: Date
+  lastUsedAt: Date | null
+}
+
+export interface StoredApiKey extends ApiKeyRecord {
+  hashedKey: string
+}
+
+// Typed structurally, as Prisma's delegates (`prisma.apiKey`) are generic in
+// ways a library cannot name: any model with these methods and the columns
+// above works, whatever it is called.
+export interface ApiKeyDelegate {
+  create (args: any): PromiseLike<any>
+  findUnique (args: any): PromiseLike<any>
+  findMany (args: any): PromiseLike<any>
+  count (args: any): PromiseLike<any>
+  update (args: any): PromiseLike<any>
+  updateMany (args: any): PromiseLike<any>
+}
+
+const OMIT_HASH = { hashedKey: true } as const
+
+// The unique-constraint code; every adapter maps its driver's error to it.
+export function isUniqueViolation (err: unknown): boolean {
+  return (err as { code?: unknown })?.code === 'P2002'
+}
+
+// Errors that say the database could not answer (connection refused, pool
+// timeout, server gone) as opposed to a query the caller got wrong.
+export function isUnavailable (err: unknown): boolean {
+  const e = err as { name?: unknown, code?: unknown }
+  if (e?.name === 'PrismaClientValidationError') return false
+  if (e?.name === 'PrismaClientKnownRequestError') {
+    return typeof e.code === 'string' && (e.code.startsWith('P1') || e.code === 'P2024')
+  }
+  return true
+}
+
+function translate (err: unknown): never {
+  throw isUnavailable(err) ? new errors.UNAVAILABLE({ cause: err }) : err
+}
+
+// The only module that talks to Prisma. Everything returned to callers is
+// read with `omit: { hashedKey: true }`, so the hash never leaves this file
+// except through findByPrefix, which the verifier needs.
+export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
+  readonly #model: ApiKeyDelegate
+
+  constructor (model: ApiKeyDelegate) {
+    this.#model = model
+  }
+
+  async create (data: Record<string, unknown>): Promise<R> {
+    try {
+      return await this.#model.create({ data, omit: OMIT_HASH })
+    } catch (err) {
+      if (isUniqueViolation(err)) throw err
+      return translate(err)
+    }
+  }
+
+  async findByPrefix (prefix: string): Promise<(R & { hashedKey: string }) | null> {
+    try {
+      return await this.#model.findUnique({ where: { prefix } })
+    } catch (err) {
+      throw new errors.UNAVAILABLE({ cause: err })
+    }
+  }
+
+  async prefixExists (prefix: string): Promise<boolean> {
+    return (await this.findByPrefix(prefix)) !== null
+  }
+
+  async get (where: { id: string } | { prefix: string }): Promise<R | null> {
+    try {
+      return await this.#model.findUnique({ where, omit: OMIT_HASH })
+    } catch (err) {
+      return translate(err)
+    }
+  }
+
+  async list (where: object, take: number, skip: number): Promise<{ items: R[], total: number }> {
+    try {
+      const [items, total] = await Promise.all([
+        this.#model.findMany({ where, take, skip, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], omit: OMIT_HASH }),
+        this.#model.count({ where })
+      ])
+      return { items, total }
+    } catch (err) {
+      return translate(err)
+    }
+  }
+
+  /** Updates one key; null when no key has that id. */
+  async update (id: string, data: Record<string, unknown>): Promise<R | null> {
+    try {
+      return await this.#model.update({ where: { id }, data, omit: OMIT_HASH })
+    } catch (err) {
+      if ((err as { code?: unknown })?.code === 'P2025') return null
+      return translate(err)
+    }
+  }
+
+  /** Replaces a hash only if it is still the one that was verified. */
+  async replaceHash (id: string, from: string, to: string): Promise<void> {
+    try {
+      await this.#model.updateMany({ where: { id, hashedKey: from }, data: { hashedKey: to } })
+    } catch (err) {
+      translate(err)
+    }
+  }
+}

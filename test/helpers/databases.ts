@@ -1,0 +1,126 @@
+import type { Test } from 'tap'
+import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
+import { PrismaMariaDb } from '@prisma/adapter-mariadb'
+import { PrismaPg } from '@prisma/adapter-pg'
+import Database from 'better-sqlite3'
+import * as mariadb from 'mariadb'
+import pg from 'pg'
+import { migrationScripts, type Provider } from '../../prisma/apply.ts'
+import { PrismaClient as MysqlClient } from '../../prisma/generated/mysql/client.ts'
+import { PrismaClient as PostgresClient } from '../../prisma/generated/postgresql/client.ts'
+import { PrismaClient as SqliteClient } from '../../prisma/generated/sqlite/client.ts'
+
+export type Client = SqliteClient | PostgresClient | MysqlClient
+
+// A fresh, migrated database for one test file; each provider isolates by its
+// own means (a file, a schema, a database) so test files can run in parallel.
+export interface TestDatabase {
+  provider: Provider
+  prisma: SqliteClient
+  /** Runs raw SQL through the driver, outside Prisma. */
+  query (sql: string): Promise<any[]>
+  close (): Promise<void>
+}
+
+export const PROVIDERS: Provider[] = ['sqlite', 'postgresql', 'mysql']
+
+const ENV: Record<Provider, string | null> = { sqlite: null, postgresql: 'TEST_POSTGRES_URL', mysql: 'TEST_MYSQL_URL' }
+
+/** Why a provider's tests cannot run here, or null when they can. */
+export function skipReason (provider: Provider): string | null {
+  const name = ENV[provider]
+  if (name === null || process.env[name] !== undefined) return null
+  return `${name} is not set: ${provider} tests need a server (.ci/run sets it)`
+}
+
+const unique = (): string => `t_${process.pid}_${randomBytes(4).toString('hex')}`
+
+async function openSqlite (): Promise<TestDatabase> {
+  const file = join(tmpdir(), `${unique()}.db`)
+  const db = new Database(file)
+  for (const sql of migrationScripts('sqlite')) db.exec(sql)
+  const prisma = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: file }) })
+  return {
+    provider: 'sqlite',
+    prisma,
+    query: async (sql) => db.prepare(sql).all(),
+    close: async () => {
+      await prisma.$disconnect()
+      db.close()
+      rmSync(file, { force: true })
+    }
+  }
+}
+
+async function openPostgres (url: string): Promise<TestDatabase> {
+  const schema = unique()
+  const admin = new pg.Client({ connectionString: url })
+  await admin.connect()
+  await admin.query(`CREATE SCHEMA "${schema}"; SET search_path TO "${schema}";`)
+  for (const sql of migrationScripts('postgresql')) await admin.query(sql)
+  const prisma = new PostgresClient({ adapter: new PrismaPg({ connectionString: url }, { schema }) })
+  return {
+    provider: 'postgresql',
+    prisma: prisma as unknown as SqliteClient,
+    query: async (sql) => (await admin.query(sql)).rows,
+    close: async () => {
+      await prisma.$disconnect()
+      await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
+      await admin.end()
+    }
+  }
+}
+
+async function openMysql (url: string): Promise<TestDatabase> {
+  const database = unique()
+  const base = new URL(url)
+  const config = {
+    host: base.hostname,
+    port: Number(base.port || 3306),
+    user: decodeURIComponent(base.username),
+    password: decodeURIComponent(base.password)
+  }
+  const admin = await mariadb.createConnection({ ...config, multipleStatements: true })
+  await admin.query(`CREATE DATABASE \`${database}\``)
+  await admin.query(`USE \`${database}\``)
+  for (const sql of migrationScripts('mysql')) await admin.query(sql)
+  const prisma = new MysqlClient({ adapter: new PrismaMariaDb({ ...config, database, connectionLimit: 5 }) })
+  return {
+    provider: 'mysql',
+    prisma: prisma as unknown as SqliteClient,
+    query: async (sql) => await admin.query(sql),
+    close: async () => {
+      await prisma.$disconnect()
+      await admin.query(`DROP DATABASE \`${database}\``)
+      await admin.end()
+    }
+  }
+}
+
+export async function openDatabase (provider: Provider): Promise<TestDatabase> {
+  switch (provider) {
+    case 'sqlite': return await openSqlite()
+    case 'postgresql': return await openPostgres(process.env.TEST_POSTGRES_URL as string)
+    case 'mysql': return await openMysql(process.env.TEST_MYSQL_URL as string)
+  }
+}
+
+/**
+ * Runs `suite` once per provider, as a subtest named after it, on a database
+ * opened for it and closed after it. Providers without a server are skipped
+ * with the reason printed.
+ */
+export function eachDatabase (t: Test, suite: (t: Test, db: TestDatabase) => Promise<void>): void {
+  for (const provider of PROVIDERS) {
+    const skip = skipReason(provider)
+    t.test(provider, skip === null ? {} : { skip }, async (t) => {
+      const db = await openDatabase(provider)
+      t.teardown(() => db.close())
+      await suite(t, db)
+    })
+  }
+}
