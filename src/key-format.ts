@@ -37,10 +37,14 @@ function checksum (body: string): string {
   return out
 }
 
+/** Appends the checksum to `<brand><prefix>.<secret>`. */
+export function withChecksum (body: string): string {
+  return body + checksum(body)
+}
+
 export function generateKey (brand: string): ParsedKey {
   const prefix = randomBase62(PREFIX_LENGTH)
-  const body = `${brand}${prefix}.${randomBase62(SECRET_LENGTH)}`
-  return { prefix, key: body + checksum(body) }
+  return { prefix, key: withChecksum(`${brand}${prefix}.${randomBase62(SECRET_LENGTH)}`) }
 }
 
 export function keyLength (brand: string): number {
