@@ -56,6 +56,8 @@ export function parseHash (stored: string): ParsedHash | null {
     salt: Buffer.from(m[4], 'base64'),
     hash: Buffer.from(m[5], 'base64')
   }
+  // Shorter salts or hashes are not ours: refuse rather than verify weakly.
+  if (parsed.salt.length < 8 || parsed.hash.length < 16) return null
   return paramsError(parsed) === null ? parsed : null
 }
 

@@ -34,15 +34,18 @@ export function isUniqueViolation (err: unknown): boolean {
   return (err as { code?: unknown })?.code === 'P2002'
 }
 
-// Errors that say the database could not answer (connection refused, pool
-// timeout, server gone) as opposed to a query the caller got wrong.
+// Prisma codes that describe the query or its data (a duplicate, a missing row,
+// a value that does not fit): the caller's to handle. Every other failure (no
+// connection, pool timeout, driver errors) means the store could not answer.
+const QUERY_ERRORS = new Set([
+  'P2000', 'P2002', 'P2003', 'P2004', 'P2005', 'P2006', 'P2007', 'P2009', 'P2011', 'P2012',
+  'P2013', 'P2014', 'P2015', 'P2016', 'P2017', 'P2018', 'P2019', 'P2020', 'P2025', 'P2026'
+])
+
 export function isUnavailable (err: unknown): boolean {
   const e = err as { name?: unknown, code?: unknown }
   if (e?.name === 'PrismaClientValidationError') return false
-  if (e?.name === 'PrismaClientKnownRequestError') {
-    return typeof e.code === 'string' && (e.code.startsWith('P1') || e.code === 'P2024')
-  }
-  return true
+  return !(e?.name === 'PrismaClientKnownRequestError' && QUERY_ERRORS.has(e.code as string))
 }
 
 function translate (err: unknown): never {

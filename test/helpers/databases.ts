@@ -47,7 +47,10 @@ async function openSqlite (): Promise<TestDatabase> {
   return {
     provider: 'sqlite',
     prisma,
-    query: async (sql) => db.prepare(sql).all(),
+    query: async (sql) => {
+      const statement = db.prepare(sql)
+      return statement.reader ? statement.all() : [statement.run()]
+    },
     close: async () => {
       await prisma.$disconnect()
       db.close()

@@ -1,0 +1,69 @@
+import t from 'tap'
+import { createApiKeyManager, DEFAULT_SCRYPT } from '../src/index.ts'
+import { constantTimeEqual, formatHash, parseHash, paramsError } from '../src/hash-format.ts'
+import { Hasher } from '../src/hasher.ts'
+import { openDatabase } from './helpers/databases.ts'
+
+t.test('hash strings carry their parameters', async (t) => {
+  const salt = Buffer.alloc(16, 1)
+  const hash = Buffer.alloc(32, 2)
+  const text = formatHash({ ln: 14, r: 8, p: 1 }, salt, hash)
+  t.equal(text, `$scrypt$ln=14,r=8,p=1$${salt.toString('base64').replace(/=+$/, '')}$${hash.toString('base64').replace(/=+$/, '')}`)
+  t.same(parseHash(text), { ln: 14, r: 8, p: 1, salt, hash })
+  for (const bad of ['', 'plain', '$scrypt$ln=14,r=8,p=1$AAAA', '$bcrypt$ln=14,r=8,p=1$AAAA$BBBB', '$scrypt$ln=99,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB']) {
+    t.equal(parseHash(bad), null, bad)
+  }
+  t.equal(parseHash('$scrypt$ln=14,r=8,p=1$AA$BB'), null, 'salt and hash too short to be ours')
+})
+
+t.test('parameter bounds', async (t) => {
+  t.equal(paramsError(DEFAULT_SCRYPT), null)
+  t.match(paramsError({ ln: 9, r: 8, p: 1 }), /ln must be an integer from 10 to 20/)
+  t.match(paramsError({ ln: 14, r: 0, p: 1 }), /r must be/)
+  t.match(paramsError({ ln: 14, r: 8, p: 1.5 }), /p must be/)
+  t.match(paramsError({ ln: 20, r: 8, p: 1 }), /more than 256 MiB/)
+})
+
+t.test('constant-time comparison', async (t) => {
+  t.equal(constantTimeEqual(Buffer.from('abc'), Buffer.from('abc')), true)
+  t.equal(constantTimeEqual(Buffer.from('abc'), Buffer.from('abd')), false)
+  t.equal(constantTimeEqual(Buffer.from('abc'), Buffer.from('ab')), false)
+})
+
+t.test('the default parameters hash and verify off the main thread', async (t) => {
+  const hasher = new Hasher(DEFAULT_SCRYPT, 1)
+  t.teardown(() => hasher.close())
+  const hashed = await hasher.hash('some key')
+  t.match(hashed, /^\$scrypt\$ln=14,r=8,p=1\$/)
+  t.not(await hasher.hash('some key'), hashed, 'a new salt each time')
+  // The event loop keeps turning while the worker hashes.
+  let ticks = 0
+  const timer = setInterval(() => { ticks++ }, 5)
+  t.same(await hasher.verify('some key', hashed), { ok: true, rehash: false })
+  clearInterval(timer)
+  t.ok(ticks >= 3, `the event loop ran ${ticks} timers during one hash`)
+  t.same(await hasher.verify('another key', hashed), { ok: false, rehash: false })
+  t.same(await hasher.verify('some key', 'not a hash'), { ok: false, rehash: false })
+})
+
+t.test('a key hashed with older parameters is re-hashed after it verifies', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const before = createApiKeyManager({ model: db.prisma.apiKey, scrypt: { ln: 10 }, hashThreads: 1 })
+  t.teardown(() => before.close())
+  const { apiKey, key } = await before.create({ name: 'old params' })
+  const stored = async (): Promise<string> => (await db.prisma.apiKey.findUniqueOrThrow({ where: { id: apiKey.id } })).hashedKey
+  const old = await stored()
+  t.match(old, /^\$scrypt\$ln=10,r=8,p=1\$/)
+
+  const after = createApiKeyManager({ model: db.prisma.apiKey, scrypt: { ln: 11, r: 4 }, hashThreads: 1 })
+  t.teardown(() => after.close())
+  t.equal((await after.verify(`${key.slice(0, -1)}x`)).valid, false)
+  t.equal(await stored(), old, 'a failed verification changes nothing')
+  t.equal((await after.verify(key)).valid, true)
+  const upgraded = await stored()
+  t.match(upgraded, /^\$scrypt\$ln=11,r=4,p=1\$/)
+  t.equal((await after.verify(key)).valid, true)
+  t.equal(await stored(), upgraded, 'hashed once, then left alone')
+  t.equal((await before.verify(key)).valid, true, 'the old settings still read the new hash')
+})

@@ -1,0 +1,52 @@
+import type { Test } from 'tap'
+import { PrismaMariaDb } from '@prisma/adapter-mariadb'
+import { PrismaPg } from '@prisma/adapter-pg'
+import Fastify from 'fastify'
+import t from 'tap'
+import apiKeyPlugin, { type ApiKeyDelegate } from '../src/index.ts'
+import { PrismaClient as MysqlClient } from '../prisma/generated/mysql/client.ts'
+import { PrismaClient as PostgresClient } from '../prisma/generated/postgresql/client.ts'
+import { auth, FAST_SCRYPT } from './helpers/app.ts'
+import { openDatabase } from './helpers/databases.ts'
+import { unknownKey } from './helpers/keys.ts'
+
+// A port nothing listens on: every connection is refused at once.
+const CLOSED = 1
+
+async function check (t: Test, model: ApiKeyDelegate): Promise<void> {
+  const app = Fastify()
+  await app.register(apiKeyPlugin, { model, scrypt: FAST_SCRYPT, hashThreads: 1 })
+  app.get('/protected', { config: { apiKey: true } }, async () => ({ ok: true }))
+  app.get('/optional', { config: { apiKey: { optional: true } } }, async () => ({ ok: true }))
+  t.teardown(() => app.close())
+  for (const url of ['/protected', '/optional']) {
+    const res = await app.inject({ url, headers: auth(unknownKey()) })
+    t.equal(res.statusCode, 503, url)
+    t.equal(res.json().code, 'FST_API_KEY_UNAVAILABLE', url)
+  }
+  t.equal((await app.inject({ url: '/protected', headers: auth('malformed') })).statusCode, 401, 'a malformed key needs no database')
+  t.equal((await app.inject({ url: '/protected' })).statusCode, 401, 'no key needs no database')
+  await t.rejects(app.apiKeys.create({ name: 'during outage' }), { code: 'FST_API_KEY_UNAVAILABLE', statusCode: 503 })
+  await t.rejects(app.apiKeys.list(), { code: 'FST_API_KEY_UNAVAILABLE' })
+  await t.rejects(app.apiKeys.get('some-id'), { code: 'FST_API_KEY_UNAVAILABLE' })
+  await t.rejects(app.apiKeys.revoke('some-id'), { code: 'FST_API_KEY_UNAVAILABLE' })
+}
+
+t.test('sqlite: the key table is gone', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  await db.query('DROP TABLE "ApiKey"')
+  await check(t, db.prisma.apiKey)
+})
+
+t.test('postgresql: the server refuses connections', async (t) => {
+  const prisma = new PostgresClient({ adapter: new PrismaPg({ connectionString: `postgresql://postgres@127.0.0.1:${CLOSED}/test` }) })
+  t.teardown(() => prisma.$disconnect())
+  await check(t, prisma.apiKey)
+})
+
+t.test('mysql: the server refuses connections', async (t) => {
+  const prisma = new MysqlClient({ adapter: new PrismaMariaDb({ host: '127.0.0.1', port: CLOSED, user: 'root', database: 'test', connectTimeout: 500, acquireTimeout: 1000 }) })
+  t.teardown(() => prisma.$disconnect())
+  await check(t, prisma.apiKey)
+})
