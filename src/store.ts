@@ -115,10 +115,6 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
 
   /** Replaces a hash only if it is still the one that was verified. */
   async replaceHash (id: string, from: string, to: string): Promise<void> {
-    try {
-      await this.#model.updateMany({ where: { id, hashedKey: from }, data: { hashedKey: to } })
-    } catch (err) {
-      translate(err)
-    }
+    await this.#model.updateMany({ where: { id, hashedKey: from }, data: { hashedKey: to } })
   }
 }

@@ -191,10 +191,16 @@ eachDatabase(t, async (t, db) => {
       config: { apiKey: true },
       preHandler: async (request) => { seen.push(request.apiKey?.id) }
     }, async () => ({ ok: true }))
+    custom.get('/hooked-twice', {
+      config: { apiKey: true },
+      preHandler: [async (request) => { seen.push(`1 ${request.apiKey?.id}`) }, async (request) => { seen.push(`2 ${request.apiKey?.id}`) }]
+    }, async () => ({ ok: true }))
     t.teardown(() => custom.close())
     t.equal((await custom.inject({ url: '/hooked', headers: auth(key) })).statusCode, 200)
     t.equal((await custom.inject({ url: '/hooked' })).statusCode, 401)
-    t.same(seen, [apiKey.id])
+    t.equal((await custom.inject({ url: '/hooked-twice', headers: auth(key) })).statusCode, 200)
+    t.equal((await custom.inject({ url: '/hooked-twice' })).statusCode, 401)
+    t.same(seen, [apiKey.id, `1 ${apiKey.id}`, `2 ${apiKey.id}`])
   })
 
   t.test('verifyApiKey guards a route by hand', async (t) => {
