@@ -3,7 +3,12 @@ import { Piscina } from 'piscina'
 import {
   constantTimeEqual, formatHash, HASH_BYTES, parseHash, SALT_BYTES, sameParams, type ScryptParams
 } from './hash-format.js'
-import type { HashTask } from './hash-worker.js'
+
+interface HashTask extends ScryptParams {
+  key: string
+  salt: Uint8Array
+  dkLen: number
+}
 
 export interface VerifyOutcome {
   ok: boolean
@@ -11,8 +16,7 @@ export interface VerifyOutcome {
   rehash: boolean
 }
 
-// Under tap the sources run as .ts; once built, as .js beside this file.
-const workerFile = new URL(`./hash-worker${import.meta.url.slice(-3)}`, import.meta.url).href
+const workerFile = new URL('./hash-worker.js', import.meta.url).href
 
 // scrypt never runs on the event loop's thread: noble's scryptAsync yields, but
 // several concurrent calls still starve network I/O, so hashing goes to a pool.
@@ -22,7 +26,8 @@ export class Hasher {
 
   constructor (params: ScryptParams, threads: number) {
     this.params = params
-    this.#pool = new Piscina({ filename: workerFile, minThreads: 0, maxThreads: threads, idleTimeout: 30_000 })
+    // execArgv: [] keeps the parent's TypeScript loaders out of the threads.
+    this.#pool = new Piscina({ filename: workerFile, minThreads: 0, maxThreads: threads, idleTimeout: 30_000, execArgv: [] })
   }
 
   #derive (key: string, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {

@@ -35,7 +35,7 @@ t.test('the default parameters hash and verify off the main thread', async (t) =
   const hasher = new Hasher(DEFAULT_SCRYPT, 1)
   t.teardown(() => hasher.close())
   const hashed = await hasher.hash('some key')
-  t.match(hashed, /^\$scrypt\$ln=14,r=8,p=1\$/)
+  t.match(hashed, /^\$scrypt\$ln=12,r=8,p=1\$/)
   t.not(await hasher.hash('some key'), hashed, 'a new salt each time')
   // The event loop keeps turning while the worker hashes.
   let ticks = 0
@@ -67,4 +67,12 @@ t.test('a key hashed with older parameters is re-hashed after it verifies', asyn
   t.equal((await after.verify(key)).valid, true)
   t.equal(await stored(), upgraded, 'hashed once, then left alone')
   t.equal((await before.verify(key)).valid, true, 'the old settings still read the new hash')
+})
+
+t.test('the worker function derives scrypt as specified (RFC 7914 test vector)', async (t) => {
+  const { default: hash } = await import('../src/hash-worker.js')
+  const derived = hash({ key: 'password', salt: new TextEncoder().encode('NaCl'), ln: 10, r: 8, p: 16, dkLen: 64 })
+  t.equal(Buffer.from(derived).toString('hex'),
+    'fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162' +
+    '2eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640')
 })

@@ -1,0 +1,64 @@
+import type { Test } from 'tap'
+// The README's first command, as a new user runs it: the demo starts on a
+// fresh database, prints a key once, and the printed curl line works.
+import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { skipReason } from './helpers/databases.ts'
+
+async function runDemo (t: Test, env: Record<string, string>): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo/server.ts'], {
+    cwd: new URL('..', import.meta.url).pathname,
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  t.teardown(() => { child.kill() })
+  let output = ''
+  child.stderr.on('data', (chunk) => { output += chunk })
+  const printed = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      output += chunk
+      if (output.includes('# 401, no key')) resolve(output)
+    })
+    child.once('exit', (code) => reject(new Error(`demo exited with ${code}: ${output}`)))
+  })
+  const curl = /curl -H 'Authorization: (Api-Key [^']+)' (http:\/\/\S+\/whoami)/.exec(printed)
+  t.ok(curl, 'a curl line is printed')
+  const [, header, url] = curl as RegExpExecArray
+  const key = header.slice('Api-Key '.length)
+  t.equal(printed.split(key).length - 1, 2, 'the key is printed once, inside the curl line and above it only')
+
+  const ok = await fetch(url, { headers: { authorization: header } })
+  t.equal(ok.status, 200)
+  const body = await ok.json() as { apiKey: { prefix: string, hashedKey?: string } }
+  t.equal(body.apiKey.prefix, key.slice(0, 8))
+  t.notOk('hashedKey' in body.apiKey)
+  const refused = await fetch(url)
+  t.equal(refused.status, 401)
+  t.equal(refused.headers.get('www-authenticate'), 'Api-Key')
+  t.equal((await fetch(url.replace('/whoami', '/admin-only'), { headers: { authorization: header } })).status, 403)
+}
+
+t.test('sqlite: npm start on a fresh ./demo.db', async (t) => {
+  const file = join(tmpdir(), `demo-${process.pid}.db`)
+  t.teardown(() => rmSync(file, { force: true }))
+  await runDemo(t, { DATABASE_URL: `file:${file}` })
+  await runDemo(t, { DATABASE_URL: `file:${file}` })
+})
+
+t.test('postgresql: the same demo with DATABASE_URL', { skip: skipReason('postgresql') ?? false }, async (t) => {
+  const { default: pg } = await import('pg')
+  const schema = `demo_${process.pid}`
+  const admin = new pg.Client({ connectionString: process.env.TEST_POSTGRES_URL })
+  await admin.connect()
+  await admin.query(`CREATE SCHEMA "${schema}"`)
+  t.teardown(async () => {
+    await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
+    await admin.end()
+  })
+  const url = new URL(process.env.TEST_POSTGRES_URL as string)
+  url.searchParams.set('schema', schema)
+  await runDemo(t, { DATABASE_URL: url.href })
+})
