@@ -57,9 +57,9 @@ async function catalogColumns (db: TestDatabase): Promise<Record<string, Column 
   const pg = db.provider === 'postgresql'
   const schemaFn = pg ? 'current_schema()' : 'DATABASE()'
   const rows = await db.query(`SELECT column_name AS name, is_nullable AS nullable, column_default AS dflt,
-      ${pg ? "format_type(a.atttypid, a.atttypmod)" : 'column_type'} AS dbtype
+      ${pg ? 'format_type(a.atttypid, a.atttypmod)' : 'column_type'} AS dbtype
     FROM information_schema.columns c
-    ${pg ? `JOIN pg_attribute a ON a.attrelid = ('"' || c.table_schema || '"."ApiKey"')::regclass AND a.attname = c.column_name` : ''}
+    ${pg ? 'JOIN pg_attribute a ON a.attrelid = (\'"\' || c.table_schema || \'"."ApiKey"\')::regclass AND a.attname = c.column_name' : ''}
     WHERE table_schema = ${schemaFn} AND table_name = 'ApiKey'`)
   const indexes: Array<{ name: string, col: string, uniq: unknown, pk: unknown }> = pg
     ? await db.query(`SELECT i.relname AS name, a.attname AS col, x.indisunique AS uniq, x.indisprimary AS pk

@@ -1,0 +1,46 @@
+// Type tests: checked by `npm run lint` (tsc), never run. Each @ts-expect-error
+// line must stay an error, or tsc fails.
+import Fastify, { type FastifyRequest } from 'fastify'
+import apiKeyPlugin, { createApiKeyManager, type ApiKeyManager, type ApiKeyRecord, type VerifyResult } from '../src/index.ts'
+import { PrismaClient } from '../prisma/generated/sqlite/client.ts'
+
+declare const prisma: PrismaClient
+
+const app = Fastify()
+await app.register(apiKeyPlugin, { model: prisma.apiKey })
+await app.register(apiKeyPlugin, { model: prisma.apiKey, header: 'x-api-key', hook: 'onRequest', scrypt: { ln: 13 } })
+// @ts-expect-error the model is required
+await app.register(apiKeyPlugin, {})
+// @ts-expect-error only preHandler and onRequest
+await app.register(apiKeyPlugin, { model: prisma.apiKey, hook: 'onSend' })
+// @ts-expect-error getKey returns a string
+await app.register(apiKeyPlugin, { model: prisma.apiKey, getKey: () => 42 })
+
+const manager: ApiKeyManager = app.apiKeys
+const created: { apiKey: ApiKeyRecord, key: string } = await manager.create({ name: 'x', expiresAt: new Date() })
+// @ts-expect-error the record has no hash
+created.apiKey.hashedKey // eslint-disable-line @typescript-eslint/no-unused-expressions
+// @ts-expect-error a name is required
+await manager.create({ expiresAt: null })
+const result: VerifyResult = await manager.verify(created.key)
+export const outcome: string = result.valid
+  ? result.apiKey.id
+  : result.reason satisfies 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'expired'
+
+app.get('/a', { config: { apiKey: true } }, async (request) => {
+  const key: ApiKeyRecord | null = request.apiKey
+  // @ts-expect-error it may be null on optional routes
+  const name: string = request.apiKey.name
+  return { key, name }
+})
+app.get('/b', {
+  config: { apiKey: { optional: true, authorize: async (apiKey: ApiKeyRecord, request: FastifyRequest) => apiKey.name === request.url } }
+}, async () => 'b')
+// @ts-expect-error optional is a boolean
+app.get('/c', { config: { apiKey: { optional: 'yes' } } }, async () => 'c')
+app.get('/e', { preHandler: app.verifyApiKey }, async () => 'e')
+
+const standalone = createApiKeyManager({ model: prisma.apiKey, brand: 'acme_' })
+export const pattern: RegExp = standalone.keyPattern
+// @ts-expect-error a whole client is not a model delegate
+createApiKeyManager({ model: prisma })
