@@ -1,0 +1,39 @@
+import { Writable } from 'node:stream'
+import Fastify from 'fastify'
+import t from 'tap'
+import apiKeyPlugin from '../src/index.ts'
+import { auth, FAST_SCRYPT } from './helpers/app.ts'
+import { openDatabase } from './helpers/databases.ts'
+import { wrongSecret } from './helpers/keys.ts'
+
+t.test('no secret reaches the logs, whatever the outcome', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  const app = Fastify({ logger: { level: 'trace', stream } })
+  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+  app.get('/protected', { config: { apiKey: true } }, async (request) => ({ id: request.apiKey?.id }))
+  app.get('/forbidden', { config: { apiKey: { authorize: () => false } } }, async () => 'never')
+  t.teardown(() => app.close())
+
+  const { key } = await app.apiKeys.create({ name: 'logged' })
+  const revoked = await app.apiKeys.create({ name: 'revoked' })
+  await app.apiKeys.revoke(revoked.apiKey.id)
+  const secrets = [key, revoked.key, wrongSecret(key)]
+  const statuses = []
+  for (const headers of [auth(key), auth(secrets[2]), auth(revoked.key), { authorization: `Api-Key:${key}` }, auth(key.toLowerCase())]) {
+    statuses.push((await app.inject({ url: '/protected', headers })).statusCode)
+  }
+  statuses.push((await app.inject({ url: '/forbidden', headers: auth(key) })).statusCode)
+  t.same(statuses, [200, 401, 401, 401, 401, 403])
+
+  const log = lines.join('')
+  t.ok(log.includes('FST_API_KEY_WRONG_SECRET'), 'failures are logged with their code')
+  t.ok(lines.length > 10, `${lines.length} log lines captured`)
+  for (const secret of secrets) {
+    t.notOk(log.includes(secret), 'the key is not in the logs')
+    t.notOk(log.includes(secret.slice(9, 41)), 'nor its secret part')
+    t.notOk(log.toLowerCase().includes(secret.slice(9, 41).toLowerCase()), 'not even case-folded')
+  }
+})
