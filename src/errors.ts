@@ -16,6 +16,8 @@ export const errors = {
   EXPIRED: createError('FST_API_KEY_EXPIRED', 'API key has expired', 401),
 
   FORBIDDEN: createError('FST_API_KEY_FORBIDDEN', 'API key is not allowed to access this route', 403),
+  THROTTLED: createError('FST_API_KEY_THROTTLED', 'Too many failed attempts for this API key, try again later', 429),
+  BUSY: createError('FST_API_KEY_BUSY', 'Too many API keys waiting to be checked, try again later', 503),
   UNAVAILABLE: createError('FST_API_KEY_UNAVAILABLE', 'API key store is unavailable, try again later', 503),
 
   // Programming errors: thrown at register/startup or by manager calls.

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { errors } from './errors.js'
 import { Piscina } from 'piscina'
 import {
   constantTimeEqual, formatHash, HASH_BYTES, parseHash, SALT_BYTES, sameParams, type ScryptParams
@@ -23,15 +24,27 @@ const workerFile = new URL('./hash-worker.js', import.meta.url).href
 export class Hasher {
   readonly params: ScryptParams
   readonly #pool: Piscina<HashTask, Uint8Array>
+  // Hashes running plus waiting: one per thread, and up to maxQueue behind them.
+  readonly #capacity: number
+  #inFlight = 0
 
-  constructor (params: ScryptParams, threads: number) {
+  constructor (params: ScryptParams, threads: number, maxQueue = Infinity) {
     this.params = params
+    this.#capacity = threads + maxQueue
     // execArgv: [] keeps the parent's TypeScript loaders out of the threads.
     this.#pool = new Piscina({ filename: workerFile, minThreads: 0, maxThreads: threads, idleTimeout: 30_000, execArgv: [] })
   }
 
-  #derive (key: string, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
-    return this.#pool.run({ key, salt, ...params, dkLen })
+  async #derive (key: string, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
+    // Refused before queueing when the queue is full: a fast 503 beats a
+    // request that waits behind hundreds of hashes.
+    if (this.#inFlight >= this.#capacity) throw new errors.BUSY()
+    this.#inFlight++
+    try {
+      return await this.#pool.run({ key, salt, ...params, dkLen })
+    } finally {
+      this.#inFlight--
+    }
   }
 
   async hash (key: string): Promise<string> {

@@ -1,15 +1,13 @@
 import { errors } from './errors.js'
 import { Hasher } from './hasher.js'
-import { generateKey, keyPattern, parseKey } from './key-format.js'
+import { generateKey, keyPattern } from './key-format.js'
+import { LastUsedWriter } from './last-used.js'
 import { isPlainObject, normalizeManagerOptions, type ApiKeyManagerOptions, type ManagerSettings } from './options.js'
 import { keyStatus, STATUSES, statusWhere, type ApiKeyStatus } from './status.js'
 import { isUniqueViolation, Store, type ApiKeyRecord } from './store.js'
+import { Verifier, type VerifyResult } from './verifier.js'
 
-export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'expired'
-
-export type VerifyResult<R extends ApiKeyRecord = ApiKeyRecord> =
-  | { valid: true, apiKey: R }
-  | { valid: false, reason: VerifyFailure }
+export type { VerifyFailure, VerifyResult } from './verifier.js'
 
 export interface CreateInput {
   name: string
@@ -37,8 +35,12 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
   update (id: string, data: Record<string, unknown>): Promise<R>
   revoke (id: string): Promise<R>
   status (apiKey: R): ApiKeyStatus
-  /** Stops the hashing threads; the manager cannot verify or create after it. */
+  /** Writes pending lastUsedAt marks now (close() does it too). */
+  flush (): Promise<void>
+  /** Flushes lastUsedAt and stops the hashing threads; the manager cannot verify or create after it. */
   close (): Promise<void>
+  /** Called with errors that have no caller to go to (a failed lastUsedAt or re-hash write). */
+  onBackgroundError: (err: unknown) => void
 }
 
 // Columns the library owns: a caller may not set them through create/update.
@@ -64,20 +66,22 @@ function checkFields (data: Record<string, unknown>): void {
   }
 }
 
-function withoutHash<R extends ApiKeyRecord> (stored: R & { hashedKey?: string }): R {
-  const { hashedKey, ...record } = stored
-  return record as unknown as R
-}
-
 export function createApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> (options: ApiKeyManagerOptions): ApiKeyManager<R> {
   return buildManager(normalizeManagerOptions(options))
 }
 
 export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: ManagerSettings): ApiKeyManager<R> {
   const store = new Store<R>(settings.model)
-  const hasher = new Hasher(settings.scrypt, settings.hashThreads)
+  const hasher = new Hasher(settings.scrypt, settings.hashThreads, settings.hashQueue)
   const { brand } = settings
   const pattern = keyPattern(brand)
+  const reportError = (err: unknown): void => manager.onBackgroundError(err)
+  const verifier: Verifier<R> = new Verifier<R>(store, hasher, brand, pattern, settings.cache, (record, from, key) => {
+    hasher.hash(key)
+      .then(async (to) => await store.replaceHash(record.id, from, to))
+      .then(() => verifier.invalidate(record.prefix), reportError)
+  })
+  const lastUsed = new LastUsedWriter(store, settings.lastUsedInterval, reportError)
 
   async function create (input: CreateInput): Promise<{ apiKey: R, key: string }> {
     if (!isPlainObject(input)) badArgument('input', 'expected an object such as { name }')
@@ -101,21 +105,9 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   }
 
   async function verify (key: unknown): Promise<VerifyResult<R>> {
-    const parsed = typeof key === 'string' ? parseKey(key, brand, pattern) : null
-    if (parsed === null) return { valid: false, reason: 'malformed' }
-    const stored = await store.findByPrefix(parsed.prefix)
-    // A case-insensitive collation (MySQL's default) may match another case.
-    if (stored === null || stored.prefix !== parsed.prefix) return { valid: false, reason: 'unknown' }
-    const outcome = await hasher.verify(parsed.key, stored.hashedKey)
-    if (!outcome.ok) return { valid: false, reason: 'wrong_secret' }
-    const apiKey = withoutHash(stored)
-    const status = keyStatus(apiKey, new Date())
-    if (status !== 'active') return { valid: false, reason: status }
-    if (outcome.rehash) {
-      // Best effort: the key is valid either way, and the next use retries.
-      await store.replaceHash(apiKey.id, stored.hashedKey, await hasher.hash(parsed.key)).catch(() => {})
-    }
-    return { valid: true, apiKey }
+    const result = await verifier.verify(key)
+    if (result.valid) lastUsed.touch(result.apiKey.id, Date.now())
+    return result
   }
 
   async function get (id: string): Promise<R | null> {
@@ -150,10 +142,11 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     }
     const updated = await store.update(id, changes)
     if (updated === null) throw new errors.NOT_FOUND(id)
+    verifier.invalidate(updated.prefix)
     return updated
   }
 
-  return {
+  const manager: ApiKeyManager<R> = {
     keyPattern: pattern,
     create,
     verify,
@@ -162,6 +155,16 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     update,
     revoke: async (id) => await update(id, { revoked: true }),
     status: (apiKey) => keyStatus(apiKey, new Date()),
-    close: async () => await hasher.close()
+    flush: async () => await lastUsed.flush(),
+    close: async () => {
+      try {
+        await lastUsed.close()
+      } finally {
+        await hasher.close()
+      }
+    },
+    // Without a handler (the plugin logs them), such errors become process warnings.
+    onBackgroundError: (err) => process.emitWarning(err as Error)
   }
+  return manager
 }

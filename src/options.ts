@@ -14,6 +14,25 @@ export interface ApiKeyManagerOptions {
   scrypt?: Partial<ScryptParams>
   /** Worker threads that run scrypt. */
   hashThreads?: number
+  /** Hashes allowed to wait for a thread; beyond, checks fail fast with 503. */
+  hashQueue?: number
+  /** How long (ms) a key's row is trusted before it is read again; 0 reads it on every check. */
+  cacheTtl?: number
+  /** Keys remembered (rows, verified secrets, failure counts), each. */
+  cacheSize?: number
+  /** Wrong secrets (and checks in flight) allowed per prefix per failureWindow. */
+  maxFailures?: number
+  /** The window (ms) for maxFailures. */
+  failureWindow?: number
+  /** lastUsedAt is written at most once per key per interval (ms); 0 never writes it. */
+  lastUsedInterval?: number
+}
+
+export interface CacheSettings {
+  ttl: number
+  size: number
+  maxFailures: number
+  failureWindow: number
 }
 
 export interface ManagerSettings {
@@ -21,6 +40,9 @@ export interface ManagerSettings {
   brand: string
   scrypt: ScryptParams
   hashThreads: number
+  hashQueue: number
+  cache: CacheSettings
+  lastUsedInterval: number
 }
 
 // N = 2^12, r = 8, p = 1: 4 MiB and ~30 ms per hash. Keys are 190-bit random
@@ -45,7 +67,28 @@ export function checkKnown (opts: Record<string, unknown>, known: readonly strin
   }
 }
 
-export const MANAGER_OPTIONS = ['model', 'brand', 'scrypt', 'hashThreads'] as const
+export const MANAGER_OPTIONS = [
+  'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow', 'lastUsedInterval'
+] as const
+
+export const DEFAULTS = {
+  hashQueue: 100,
+  cacheTtl: 5_000,
+  cacheSize: 10_000,
+  maxFailures: 10,
+  failureWindow: 60_000,
+  lastUsedInterval: 60_000
+} as const
+
+function integer (o: Record<string, unknown>, name: keyof typeof DEFAULTS, min: number, max: number): number {
+  const value = o[name] ?? DEFAULTS[name]
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    fail(name, `expected an integer from ${min} to ${max}`)
+  }
+  return value as number
+}
+
+const DAY = 24 * 60 * 60 * 1000
 
 export function normalizeManagerOptions (opts: unknown, known: readonly string[] = MANAGER_OPTIONS): ManagerSettings {
   if (!isPlainObject(opts)) fail('options', 'pass an object such as { model: prisma.apiKey }')
@@ -70,7 +113,20 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
   if (!Number.isInteger(hashThreads) || (hashThreads as number) < 1 || (hashThreads as number) > 64) {
     fail('hashThreads', 'expected an integer from 1 to 64')
   }
-  return { model, brand, scrypt, hashThreads: hashThreads as number }
+  return {
+    model,
+    brand,
+    scrypt,
+    hashThreads: hashThreads as number,
+    hashQueue: integer(o, 'hashQueue', 0, 1_000_000),
+    cache: {
+      ttl: integer(o, 'cacheTtl', 0, DAY),
+      size: integer(o, 'cacheSize', 1, 10_000_000),
+      maxFailures: integer(o, 'maxFailures', 1, 1_000_000),
+      failureWindow: integer(o, 'failureWindow', 1, DAY)
+    },
+    lastUsedInterval: integer(o, 'lastUsedInterval', 0, DAY)
+  }
 }
 
 export type HookName = 'preHandler' | 'onRequest'

@@ -12,7 +12,8 @@ const FAILURES: Record<VerifyFailure, new () => Error> = {
   unknown: errors.UNKNOWN,
   wrong_secret: errors.WRONG_SECRET,
   revoked: errors.REVOKED,
-  expired: errors.EXPIRED
+  expired: errors.EXPIRED,
+  throttled: errors.THROTTLED
 }
 
 type Authenticate = (request: FastifyRequest, reply: FastifyReply, route: RouteSettings) => Promise<void>
@@ -32,9 +33,16 @@ function createAuthenticate (settings: PluginSettings, manager: ApiKeyManager): 
       reply.header('www-authenticate', missing)
       throw new errors.MISSING()
     }
-    const result = presented.kind === 'bad'
-      ? { valid: false as const, reason: 'malformed' as const }
-      : await manager.verify(presented.key)
+    let result
+    try {
+      result = presented.kind === 'bad'
+        ? { valid: false as const, reason: 'malformed' as const }
+        : await manager.verify(presented.key)
+    } catch (err) {
+      // 503s (store unreachable, hash queue full) are worth a retry soon.
+      if ((err as { statusCode?: number }).statusCode === 503) reply.header('retry-after', '1')
+      throw err
+    }
     if (!result.valid) {
       reply.header('www-authenticate', invalid)
       throw new FAILURES[result.reason]()
@@ -56,6 +64,7 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
   const settings = normalizePluginOptions(options)
   const manager = buildManager(settings.manager)
   const authenticate = createAuthenticate(settings, manager)
+  manager.onBackgroundError = (err) => fastify.log.warn({ err }, 'fastify-prisma-api-key: a background write failed, it will be retried')
 
   fastify.decorate('apiKeys', manager)
   fastify.decorateRequest('apiKey', null)

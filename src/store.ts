@@ -113,6 +113,14 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
     }
   }
 
+  async touchLastUsed (ids: string[], at: Date): Promise<void> {
+    try {
+      await this.#model.updateMany({ where: { id: { in: ids } }, data: { lastUsedAt: at } })
+    } catch (err) {
+      translate(err)
+    }
+  }
+
   /** Replaces a hash only if it is still the one that was verified. */
   async replaceHash (id: string, from: string, to: string): Promise<void> {
     await this.#model.updateMany({ where: { id, hashedKey: from }, data: { hashedKey: to } })

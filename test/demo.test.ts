@@ -8,10 +8,16 @@ import { join } from 'node:path'
 import t from 'tap'
 import { skipReason } from './helpers/databases.ts'
 
+function withoutCoverage (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_V8_COVERAGE, ...rest } = env
+  return rest
+}
+
 async function runDemo (t: Test, env: Record<string, string>): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo/server.ts'], {
     cwd: new URL('..', import.meta.url).pathname,
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
+    // The demo runs the built package: its coverage is not the sources'.
+    env: { ...withoutCoverage(process.env), PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   t.teardown(() => { child.kill() })

@@ -37,3 +37,27 @@ t.test('no secret reaches the logs, whatever the outcome', async (t) => {
     t.notOk(log.toLowerCase().includes(secret.slice(9, 41).toLowerCase()), 'not even case-folded')
   }
 })
+
+t.test('a failed background write is logged as a warning', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  const real = db.prisma.apiKey as any
+  const model = {
+    ...Object.fromEntries(['create', 'findUnique', 'findMany', 'count', 'update'].map((n) => [n, real[n].bind(real)])),
+    updateMany: async () => { throw new Error('disk full') }
+  }
+  const app = Fastify({ logger: { level: 'warn', stream } })
+  await app.register(apiKeyPlugin, { model: model as any, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 1 })
+  app.get('/protected', { config: { apiKey: true } }, async () => 'ok')
+  const { key } = await app.apiKeys.create({ name: 'warned' })
+  t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200)
+  for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  await app.close().catch(() => {})
+  const warning = JSON.parse(lines[0])
+  t.equal(warning.level, 40)
+  t.match(warning.msg, /a background write failed, it will be retried/)
+  t.equal(warning.err.code, 'FST_API_KEY_UNAVAILABLE')
+  t.notOk(lines.join('').includes(key.slice(9)), 'no secret in it')
+})

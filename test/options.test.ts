@@ -33,6 +33,13 @@ t.test('wrong options fail at register with a coded error that says what to do',
     ['an unknown scrypt parameter', { model, scrypt: { n: 16384 } }, /option scrypt.n: unknown option/],
     ['scrypt too weak', { model, scrypt: { ln: 4 } }, /scrypt.ln must be an integer from 10 to 20/],
     ['zero threads', { model, hashThreads: 0 }, /option hashThreads: expected an integer from 1 to 64/],
+    ['a negative hash queue', { model, hashQueue: -1 }, /option hashQueue: expected an integer from 0 to 1000000/],
+    ['a negative TTL', { model, cacheTtl: -1 }, /option cacheTtl: expected an integer from 0 to 86400000/],
+    ['a TTL over a day', { model, cacheTtl: 86_400_001 }, /option cacheTtl: expected an integer from 0/],
+    ['an empty cache', { model, cacheSize: 0 }, /option cacheSize: expected an integer from 1/],
+    ['a fractional failure limit', { model, maxFailures: 1.5 }, /option maxFailures: expected an integer/],
+    ['a window as text', { model, failureWindow: '1m' }, /option failureWindow: expected an integer/],
+    ['a negative interval', { model, lastUsedInterval: -5 }, /option lastUsedInterval: expected an integer from 0/],
     ['a bad header', { model, header: 'x api key' }, /option header: expected a header name/],
     ['a bad keyword', { model, keyword: 'Api Key' }, /option keyword: expected an authentication scheme/],
     ['getKey not a function', { model, getKey: 'x-api-key' }, /option getKey: expected a function/],
@@ -51,6 +58,7 @@ t.test('wrong options fail at register with a coded error that says what to do',
 t.test('the manager wants an options object', async (t) => {
   t.throws(() => createApiKeyManager(undefined as any), { code: 'FST_API_KEY_INVALID_OPTION', message: /pass an object such as \{ model: prisma.apiKey \}/ })
   t.throws(() => createApiKeyManager([] as any), { code: 'FST_API_KEY_INVALID_OPTION' })
+  t.throws(() => createApiKeyManager(null as any), { code: 'FST_API_KEY_INVALID_OPTION' })
 })
 
 t.test('a bad route config fails at startup', async (t) => {

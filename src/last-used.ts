@@ -1,0 +1,67 @@
+import type { Store } from './store.js'
+
+/**
+ * Records when keys were last used without touching the request path: a key
+ * is marked at most once per interval, and marks are written in one
+ * `updateMany` per flush. A failed flush keeps its marks for the next one;
+ * close() flushes what is left.
+ */
+export class LastUsedWriter {
+  readonly #store: Store<any>
+  readonly #interval: number
+  readonly #marked = new Map<string, number>()
+  #pending = new Set<string>()
+  #timer: NodeJS.Timeout | null = null
+  #flushing: Promise<void> | null = null
+  readonly #onError: (err: unknown) => void
+
+  constructor (store: Store<any>, interval: number, onError: (err: unknown) => void) {
+    this.#store = store
+    this.#interval = interval
+    this.#onError = onError
+  }
+
+  touch (id: string, now: number): void {
+    if (this.#interval === 0) return
+    const last = this.#marked.get(id)
+    if (last !== undefined && now - last < this.#interval) return
+    this.#marked.set(id, now)
+    this.#pending.add(id)
+    this.#schedule()
+  }
+
+  #schedule (): void {
+    if (this.#timer !== null) return
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      this.flush().catch((err) => {
+        this.#onError(err)
+        this.#schedule()
+      })
+    }, Math.min(this.#interval, 1000))
+    this.#timer.unref()
+  }
+
+  async flush (): Promise<void> {
+    if (this.#flushing !== null) await this.#flushing
+    if (this.#pending.size === 0) return
+    const ids = [...this.#pending]
+    this.#pending = new Set()
+    this.#flushing = this.#store.touchLastUsed(ids, new Date())
+      .catch((err) => {
+        for (const id of ids) this.#pending.add(id)
+        throw err
+      })
+      .finally(() => { this.#flushing = null })
+    await this.#flushing
+    // Forget marks older than an interval: they can no longer hold a write back.
+    const horizon = Date.now() - this.#interval
+    for (const [id, at] of this.#marked) if (at < horizon) this.#marked.delete(id)
+  }
+
+  async close (): Promise<void> {
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
+    await this.flush()
+  }
+}

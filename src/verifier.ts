@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto'
+import type { Hasher } from './hasher.js'
+import { parseKey } from './key-format.js'
+import { Lru } from './lru.js'
+import type { CacheSettings } from './options.js'
+import type { Store } from './store.js'
+import type { ApiKeyRecord } from './store.js'
+
+export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'expired' | 'throttled'
+
+export type VerifyResult<R extends ApiKeyRecord = ApiKeyRecord> =
+  | { valid: true, apiKey: R }
+  | { valid: false, reason: VerifyFailure }
+
+interface Loaded<R> {
+  /** frozen, without its hash: what request.apiKey and handlers see */
+  record: R
+  hashedKey: string
+  /** when this copy must be read again from the database (ms epoch) */
+  staleAt: number
+  /** expiresAt in ms, or Infinity */
+  expiresAt: number
+}
+
+interface Failures {
+  count: number
+  since: number
+}
+
+const MALFORMED = Object.freeze({ valid: false, reason: 'malformed' }) as { valid: false, reason: 'malformed' }
+const UNKNOWN = Object.freeze({ valid: false, reason: 'unknown' }) as { valid: false, reason: 'unknown' }
+const WRONG = Object.freeze({ valid: false, reason: 'wrong_secret' }) as { valid: false, reason: 'wrong_secret' }
+const THROTTLED = Object.freeze({ valid: false, reason: 'throttled' }) as { valid: false, reason: 'throttled' }
+const REVOKED = Object.freeze({ valid: false, reason: 'revoked' }) as { valid: false, reason: 'revoked' }
+const EXPIRED = Object.freeze({ valid: false, reason: 'expired' }) as { valid: false, reason: 'expired' }
+
+const digestOf = (key: string): string => createHash('sha256').update(key).digest('base64')
+
+/**
+ * The check behind every protected request. A key seen before costs no scrypt
+ * and, within the record TTL, no query:
+ * - records: prefix -> the stored row, read at most once per TTL;
+ * - verified: digest of a presented key -> the hash it matched. A hit counts
+ *   only while that hash is still the stored one, so a rotation or re-hash
+ *   forces a real check, and a wrong secret (another digest) never hits.
+ * Both are bounded LRUs; concurrent misses share one query and one hash.
+ */
+export class Verifier<R extends ApiKeyRecord> {
+  readonly #store: Store<R>
+  readonly #hasher: Hasher
+  readonly #brand: string
+  readonly #pattern: RegExp
+  readonly #ttl: number
+  readonly #maxFailures: number
+  readonly #failureWindow: number
+  readonly #records: Lru<string, Loaded<R>>
+  readonly #verified: Lru<string, string>
+  readonly #failures: Lru<string, Failures>
+  readonly #loading = new Map<string, Promise<Loaded<R> | null>>()
+  readonly #hashing = new Map<string, Promise<boolean>>()
+  // Bumped by every invalidation: a check that read a record before a
+  // revocation returned cannot pass on that copy (see verify).
+  #epoch = 0
+  /** upgrades a stored hash to the current parameters, off the request path */
+  readonly #onRehash: (record: R, hashedKey: string, key: string) => void
+
+  constructor (store: Store<R>, hasher: Hasher, brand: string, pattern: RegExp, cache: CacheSettings, onRehash: (record: R, hashedKey: string, key: string) => void) {
+    this.#onRehash = onRehash
+    this.#store = store
+    this.#hasher = hasher
+    this.#brand = brand
+    this.#pattern = pattern
+    this.#ttl = cache.ttl
+    this.#maxFailures = cache.maxFailures
+    this.#failureWindow = cache.failureWindow
+    this.#records = new Lru(cache.size)
+    this.#verified = new Lru(cache.size)
+    this.#failures = new Lru(cache.size)
+  }
+
+  invalidate (prefix: string): void {
+    this.#epoch++
+    this.#records.delete(prefix)
+  }
+
+  async verify (key: unknown): Promise<VerifyResult<R>> {
+    const parsed = typeof key === 'string' ? parseKey(key, this.#brand, this.#pattern) : null
+    if (parsed === null) return MALFORMED
+    for (;;) {
+      const epoch = this.#epoch
+      const loaded = await this.#record(parsed.prefix)
+      if (loaded === null) return UNKNOWN
+      const digest = digestOf(parsed.key)
+      if (this.#verified.get(digest) !== loaded.hashedKey) {
+        const result = await this.#check(parsed.prefix, parsed.key, digest, loaded)
+        if (result !== null) return result
+      }
+      // An invalidation (revoke, update) landed while this check was waiting:
+      // read the key again rather than pass on the copy from before it.
+      if (epoch !== this.#epoch) continue
+      if (loaded.record.revoked) return REVOKED
+      if (loaded.expiresAt <= Date.now()) return EXPIRED
+      return { valid: true, apiKey: loaded.record }
+    }
+  }
+
+  async #record (prefix: string): Promise<Loaded<R> | null> {
+    const cached = this.#records.get(prefix)
+    if (cached !== undefined && cached.staleAt > Date.now()) return cached
+    let pending = this.#loading.get(prefix)
+    if (pending === undefined) {
+      pending = this.#load(prefix).finally(() => this.#loading.delete(prefix))
+      this.#loading.set(prefix, pending)
+    }
+    return await pending
+  }
+
+  async #load (prefix: string): Promise<Loaded<R> | null> {
+    const epoch = this.#epoch
+    const stored = await this.#store.findByPrefix(prefix)
+    // A case-insensitive collation (MySQL's default) may match another case.
+    if (stored === null || stored.prefix !== prefix) return null
+    const { hashedKey, ...record } = stored
+    const loaded: Loaded<R> = {
+      record: Object.freeze(record) as unknown as R,
+      hashedKey,
+      staleAt: Date.now() + this.#ttl,
+      expiresAt: record.expiresAt === null ? Infinity : record.expiresAt.getTime()
+    }
+    if (epoch === this.#epoch && this.#ttl > 0) this.#records.set(prefix, loaded)
+    return loaded
+  }
+
+  /** The slow path: scrypt. Returns a failure, or null once the secret matched. */
+  async #check (prefix: string, key: string, digest: string, loaded: Loaded<R>): Promise<VerifyResult<R> | null> {
+    // Checks of the same presented key share one hash and count once.
+    const joined = this.#hashing.get(digest)
+    if (joined !== undefined) return (await joined) ? null : WRONG
+
+    // Hashes in flight count with failures: a burst of wrong secrets for one
+    // prefix cannot queue more hashes than the limit, however fast it comes.
+    const now = Date.now()
+    let attempts = this.#failures.get(prefix)
+    if (attempts === undefined || now - attempts.since >= this.#failureWindow) {
+      attempts = { count: 0, since: now }
+      this.#failures.set(prefix, attempts)
+    }
+    if (attempts.count >= this.#maxFailures) return THROTTLED
+    attempts.count++
+
+    const pending = this.#hash(key, digest, loaded).finally(() => this.#hashing.delete(digest))
+    this.#hashing.set(digest, pending)
+    let ok: boolean
+    try {
+      ok = await pending
+    } catch (err) {
+      // Not the caller's failure (queue full, store down): it does not count.
+      attempts.count--
+      throw err
+    }
+    if (ok) attempts.count--
+    return ok ? null : WRONG
+  }
+
+  async #hash (key: string, digest: string, loaded: Loaded<R>): Promise<boolean> {
+    const outcome = await this.#hasher.verify(key, loaded.hashedKey)
+    if (outcome.ok) this.#verified.set(digest, loaded.hashedKey)
+    if (outcome.rehash) this.#onRehash(loaded.record, loaded.hashedKey, key)
+    return outcome.ok
+  }
+}

@@ -1,0 +1,268 @@
+import t from 'tap'
+import { createApiKeyManager, type ApiKeyDelegate, type ApiKeyManagerOptions } from '../src/index.ts'
+import { Lru } from '../src/lru.ts'
+import { auth, buildApp, FAST_SCRYPT } from './helpers/app.ts'
+import { eachDatabase, type TestDatabase } from './helpers/databases.ts'
+import { wrongSecret } from './helpers/keys.ts'
+
+const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
+
+// The real model, with every call counted.
+function counted (model: any): { model: ApiKeyDelegate, calls: Record<string, number> } {
+  const calls: Record<string, number> = {}
+  const wrapped = Object.fromEntries(['create', 'findUnique', 'findMany', 'count', 'update', 'updateMany'].map((name) => [name, async (args: unknown) => {
+    calls[name] = (calls[name] ?? 0) + 1
+    return await model[name](args)
+  }]))
+  return { model: wrapped as unknown as ApiKeyDelegate, calls }
+}
+
+function manager (db: TestDatabase, options: Partial<ApiKeyManagerOptions> = {}) {
+  return createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, ...options })
+}
+
+t.test('a bounded LRU evicts the least recently used entry', async (t) => {
+  const lru = new Lru<string, number>(2)
+  lru.set('a', 1)
+  lru.set('b', 2)
+  t.equal(lru.get('a'), 1)
+  lru.set('c', 3)
+  t.equal(lru.get('b'), undefined, 'b was the least recently used')
+  t.equal(lru.get('a'), 1)
+  t.equal(lru.size, 2)
+  lru.delete('a')
+  t.equal(lru.size, 1)
+  lru.clear()
+  t.equal(lru.size, 0)
+})
+
+eachDatabase(t, async (t, db) => {
+  t.test('a key seen before costs no query within the TTL, and concurrent first checks share one', async (t) => {
+    const { model, calls } = counted(db.prisma.apiKey)
+    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, cacheTtl: 60_000 })
+    t.teardown(() => m.close())
+    const { key } = await m.create({ name: 'hot' })
+    const results = await Promise.all(Array.from({ length: 20 }, async () => await m.verify(key)))
+    t.ok(results.every((r) => r.valid))
+    t.equal(calls.findUnique, 1, `twenty concurrent checks, one query (${JSON.stringify(calls)})`)
+    for (let i = 0; i < 50; i++) t.equal((await m.verify(key)).valid, true)
+    t.equal(calls.findUnique, 1, 'then none at all')
+  })
+
+  t.test('cacheTtl 0 reads the database on every check', async (t) => {
+    const { model, calls } = counted(db.prisma.apiKey)
+    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, cacheTtl: 0 })
+    t.teardown(() => m.close())
+    const { key } = await m.create({ name: 'no cache' })
+    for (let i = 0; i < 5; i++) t.equal((await m.verify(key)).valid, true)
+    t.equal(calls.findUnique, 5)
+  })
+
+  t.test('the cache never accepts a wrong secret, before or after the right one', async (t) => {
+    const m = manager(db, { cacheTtl: 60_000 })
+    t.teardown(() => m.close())
+    const { key } = await m.create({ name: 'memo' })
+    const wrong = wrongSecret(key)
+    t.equal((await m.verify(wrong)).valid, false)
+    t.equal((await m.verify(key)).valid, true)
+    for (let i = 0; i < 3; i++) t.same(await m.verify(wrong), { valid: false, reason: 'wrong_secret' })
+    t.equal((await m.verify(key)).valid, true)
+  })
+
+  t.test('a replaced hash (another instance rotated or re-hashed the key) voids the remembered secret', async (t) => {
+    const a = manager(db, { cacheTtl: 100 })
+    t.teardown(() => a.close())
+    const first = await a.create({ name: 'replaced' })
+    const other = await a.create({ name: 'donor' })
+    t.equal((await a.verify(first.key)).valid, true)
+    // Give `first` the hash of another secret, behind the manager's back.
+    const donor = await db.prisma.apiKey.findUniqueOrThrow({ where: { id: other.apiKey.id } })
+    await db.prisma.apiKey.update({ where: { id: first.apiKey.id }, data: { hashedKey: donor.hashedKey } })
+    await sleep(150)
+    t.same(await a.verify(first.key), { valid: false, reason: 'wrong_secret' }, 'the old secret no longer passes once the row is re-read')
+  })
+
+  t.test('revoke through the manager is refused at once on this instance, even with a long TTL', async (t) => {
+    const app = await buildApp(db, { cacheTtl: 3_600_000 })
+    t.teardown(() => app.close())
+    const { apiKey, key } = await app.apiKeys.create({ name: 'revoke now' })
+    t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200)
+    await app.apiKeys.revoke(apiKey.id)
+    t.equal((await app.inject({ url: '/protected', headers: auth(key) })).json().code, 'FST_API_KEY_REVOKED')
+    const expiring = await app.apiKeys.create({ name: 'expire now' })
+    t.equal((await app.inject({ url: '/protected', headers: auth(expiring.key) })).statusCode, 200)
+    await app.apiKeys.update(expiring.apiKey.id, { expiresAt: new Date(Date.now() - 1000) })
+    t.equal((await app.inject({ url: '/protected', headers: auth(expiring.key) })).json().code, 'FST_API_KEY_EXPIRED')
+  })
+
+  t.test('requests in flight while revoke runs cannot pass after it returns', async (t) => {
+    const m = manager(db, { cacheTtl: 3_600_000 })
+    t.teardown(() => m.close())
+    const { apiKey, key } = await m.create({ name: 'racing' })
+    t.equal((await m.verify(key)).valid, true)
+    let revoked = false
+    const passedAfterRevoke: number[] = []
+    const load = Array.from({ length: 200 }, async (_, i) => {
+      await sleep(i % 20)
+      const result = await m.verify(key)
+      if (revoked && result.valid) passedAfterRevoke.push(i)
+    })
+    await sleep(5)
+    await m.revoke(apiKey.id)
+    revoked = true
+    await Promise.all(load)
+    t.same(passedAfterRevoke, [], 'no check that finished after revoke returned passed')
+    t.same(await m.verify(key), { valid: false, reason: 'revoked' })
+  })
+
+  t.test('another instance sees a revocation within its TTL, and at once with TTL 0', async (t) => {
+    const a = manager(db)
+    const slow = manager(db, { cacheTtl: 1500 })
+    const strict = manager(db, { cacheTtl: 0 })
+    t.teardown(async () => { await a.close(); await slow.close(); await strict.close() })
+    const { apiKey, key } = await a.create({ name: 'shared' })
+    t.equal((await slow.verify(key)).valid, true)
+    t.equal((await strict.verify(key)).valid, true)
+    await a.revoke(apiKey.id)
+    t.same(await strict.verify(key), { valid: false, reason: 'revoked' }, 'TTL 0: refused at once')
+    t.equal((await slow.verify(key)).valid, true, 'within the TTL the other instance still trusts its copy')
+    await sleep(1600)
+    t.same(await slow.verify(key), { valid: false, reason: 'revoked' }, 'after the TTL: refused')
+  })
+
+  t.test('wrong secrets for one prefix are throttled; a verified key keeps passing', async (t) => {
+    const app = await buildApp(db, { maxFailures: 3, failureWindow: 400 })
+    t.teardown(() => app.close())
+    const { key } = await app.apiKeys.create({ name: 'attacked' })
+    const other = await app.apiKeys.create({ name: 'bystander' })
+    t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200)
+    const codes = []
+    for (let i = 0; i < 6; i++) codes.push((await app.inject({ url: '/protected', headers: auth(wrongSecret(key)) })).json().code)
+    t.same(codes, [
+      'FST_API_KEY_WRONG_SECRET', 'FST_API_KEY_WRONG_SECRET', 'FST_API_KEY_WRONG_SECRET',
+      'FST_API_KEY_THROTTLED', 'FST_API_KEY_THROTTLED', 'FST_API_KEY_THROTTLED'
+    ])
+    t.equal((await app.inject({ url: '/protected', headers: auth(wrongSecret(key)) })).statusCode, 429)
+    t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200, 'the verified client is not locked out')
+    t.equal((await app.inject({ url: '/protected', headers: auth(other.key) })).statusCode, 200, 'other prefixes are not affected')
+    await sleep(450)
+    t.equal((await app.inject({ url: '/protected', headers: auth(wrongSecret(key)) })).json().code, 'FST_API_KEY_WRONG_SECRET', 'the window passes')
+  })
+
+  t.test('a burst of wrong secrets cannot queue more hashes than the limit', async (t) => {
+    const m = manager(db, { maxFailures: 5 })
+    t.teardown(() => m.close())
+    const { key } = await m.create({ name: 'burst' })
+    const results = await Promise.all(Array.from({ length: 50 }, async () => await m.verify(wrongSecret(key))))
+    const reasons = results.map((r) => (r as { reason: string }).reason)
+    t.equal(reasons.filter((r) => r === 'wrong_secret').length, 5)
+    t.equal(reasons.filter((r) => r === 'throttled').length, 45)
+
+    const other = await m.create({ name: 'same wrong secret' })
+    const wrong = wrongSecret(other.key)
+    const same = await Promise.all(Array.from({ length: 20 }, async () => await m.verify(wrong)))
+    t.ok(same.every((r) => !r.valid && r.reason === 'wrong_secret'), 'one guess sent twenty times is one failure')
+    t.equal((await m.verify(wrongSecret(other.key))).valid, false)
+    t.same(await m.verify(other.key), { valid: true, apiKey: other.apiKey }, 'two failures, under the limit')
+  })
+
+  t.test('a check waiting for its hash when revoke returns reads the key again', async (t) => {
+    const m = manager(db, { scrypt: { ln: 14 }, cacheTtl: 3_600_000 })
+    t.teardown(() => m.close())
+    const { apiKey, key } = await m.create({ name: 'slow hash' })
+    const check = m.verify(key)
+    await m.revoke(apiKey.id)
+    t.same(await check, { valid: false, reason: 'revoked' })
+    t.equal(m.status(apiKey), 'active', 'status() reads the record it is given')
+    t.equal(m.status({ ...apiKey, revoked: true }), 'revoked')
+  })
+
+  t.test('without a handler, a background write failure becomes a process warning', async (t) => {
+    const real = db.prisma.apiKey as any
+    const broken = {
+      ...Object.fromEntries(['create', 'findUnique', 'findMany', 'count', 'update'].map((n) => [n, real[n].bind(real)])),
+      updateMany: async () => { throw new Error('disk full') }
+    } as unknown as ApiKeyDelegate
+    const m = createApiKeyManager({ model: broken, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 1 })
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve))
+    const { key } = await m.create({ name: 'warned' })
+    t.equal((await m.verify(key)).valid, true)
+    t.match(await warned, { code: 'FST_API_KEY_UNAVAILABLE' })
+    await t.rejects(m.close(), { code: 'FST_API_KEY_UNAVAILABLE' }, 'close says the last flush failed')
+  })
+
+  t.test('a full hash queue gives a fast 503 with Retry-After, never a 500', async (t) => {
+    const app = await buildApp(db, { hashQueue: 0, scrypt: { ln: 14 } })
+    t.teardown(() => app.close())
+    const keys: string[] = []
+    for (let i = 0; i < 6; i++) keys.push((await app.apiKeys.create({ name: `queued ${i}` })).key)
+    const responses = await Promise.all(keys.map(async (key) => await app.inject({ url: '/protected', headers: auth(key) })))
+    const statuses = responses.map((r) => r.statusCode).sort()
+    t.ok(statuses.includes(200), `some pass: ${statuses}`)
+    const busy = responses.filter((r) => r.statusCode === 503)
+    t.ok(busy.length > 0, 'some are refused')
+    t.ok(statuses.every((s) => s === 200 || s === 503))
+    for (const r of busy) {
+      t.equal(r.json().code, 'FST_API_KEY_BUSY')
+      t.equal(r.headers['retry-after'], '1')
+    }
+  })
+
+  t.test('lastUsedAt is written once per interval, in batches, and on close', async (t) => {
+    const { model, calls } = counted(db.prisma.apiKey)
+    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 60_000 })
+    const keys = await Promise.all([1, 2, 3].map(async (i) => await m.create({ name: `used ${i}` })))
+    const before = Date.now()
+    for (let round = 0; round < 5; round++) {
+      for (const { key } of keys) t.equal((await m.verify(key)).valid, true)
+    }
+    t.equal(calls.updateMany ?? 0, 0, 'nothing written on the request path')
+    await Promise.all([m.flush(), m.flush()])
+    await m.close()
+    t.equal(calls.updateMany, 1, 'one batch for three keys and fifteen uses, however many flushes')
+    for (const { apiKey } of keys) {
+      const row = await db.prisma.apiKey.findUniqueOrThrow({ where: { id: apiKey.id } })
+      t.ok(row.lastUsedAt !== null && row.lastUsedAt.getTime() >= before - 1000, 'lastUsedAt written')
+    }
+  })
+
+  t.test('a failed lastUsedAt flush is retried, not dropped', async (t) => {
+    let failures = 1
+    const real = db.prisma.apiKey as any
+    const flaky = {
+      ...Object.fromEntries(['create', 'findUnique', 'findMany', 'count', 'update'].map((n) => [n, real[n].bind(real)])),
+      updateMany: async (args: unknown) => {
+        if (failures-- > 0) throw Object.assign(new Error('connection lost'), { code: 'ECONNRESET' })
+        return await real.updateMany(args)
+      }
+    } as unknown as ApiKeyDelegate
+    const m = createApiKeyManager({ model: flaky, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 50 })
+    const errors: unknown[] = []
+    m.onBackgroundError = (err) => errors.push(err)
+    const { apiKey, key } = await m.create({ name: 'flaky' })
+    t.equal((await m.verify(key)).valid, true)
+    for (let i = 0; i < 100 && (await db.prisma.apiKey.findUniqueOrThrow({ where: { id: apiKey.id } })).lastUsedAt === null; i++) await sleep(20)
+    t.equal(errors.length, 1, 'the failure was reported')
+    t.match(errors[0], { code: 'FST_API_KEY_UNAVAILABLE' })
+    t.not((await db.prisma.apiKey.findUniqueOrThrow({ where: { id: apiKey.id } })).lastUsedAt, null, 'and the write retried')
+    await m.close()
+  })
+
+  t.test('lastUsedInterval 0 never writes', async (t) => {
+    const { model, calls } = counted(db.prisma.apiKey)
+    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 0 })
+    const { key } = await m.create({ name: 'unrecorded' })
+    t.equal((await m.verify(key)).valid, true)
+    await m.close()
+    t.equal(calls.updateMany ?? 0, 0)
+  })
+
+  t.test('many distinct keys stay within cacheSize', async (t) => {
+    const { model, calls } = counted(db.prisma.apiKey)
+    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, cacheSize: 2, cacheTtl: 60_000 })
+    t.teardown(() => m.close())
+    const keys = await Promise.all([1, 2, 3].map(async (i) => (await m.create({ name: `evicted ${i}` })).key))
+    for (const key of [...keys, ...keys]) t.equal((await m.verify(key)).valid, true)
+    t.equal(calls.findUnique, 6, 'with room for two, three keys in turn are always read again')
+  })
+})
