@@ -79,7 +79,10 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
     addHook(route, settings.hook, async (request, reply) => await authenticate(request, reply, config))
   })
 
-  fastify.addHook('onClose', async () => await manager.close())
+  // A last lastUsedAt flush that fails is logged: it must not keep the app from closing.
+  fastify.addHook('onClose', async () => {
+    await manager.close().catch((err) => fastify.log.error({ err }, 'fastify-prisma-api-key: the last lastUsedAt flush failed'))
+  })
 }
 
 export default fp(apiKeyPlugin, { fastify: '5.x', name: 'fastify-prisma-api-key' })
