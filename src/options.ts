@@ -24,6 +24,8 @@ export interface ApiKeyManagerOptions {
   maxFailures?: number
   /** The window (ms) for maxFailures. */
   failureWindow?: number
+  /** How long (ms) a throttled attempt waits before its 429, so a flood paces itself. */
+  throttleDelay?: number
   /** lastUsedAt is written at most once per key per interval (ms); 0 never writes it. */
   lastUsedInterval?: number
 }
@@ -33,6 +35,7 @@ export interface CacheSettings {
   size: number
   maxFailures: number
   failureWindow: number
+  throttleDelay: number
 }
 
 export interface ManagerSettings {
@@ -68,7 +71,8 @@ export function checkKnown (opts: Record<string, unknown>, known: readonly strin
 }
 
 export const MANAGER_OPTIONS = [
-  'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow', 'lastUsedInterval'
+  'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
+  'throttleDelay', 'lastUsedInterval'
 ] as const
 
 export const DEFAULTS = {
@@ -77,6 +81,7 @@ export const DEFAULTS = {
   cacheSize: 10_000,
   maxFailures: 10,
   failureWindow: 60_000,
+  throttleDelay: 1_000,
   lastUsedInterval: 60_000
 } as const
 
@@ -123,7 +128,8 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
       ttl: integer(o, 'cacheTtl', 0, DAY),
       size: integer(o, 'cacheSize', 1, 10_000_000),
       maxFailures: integer(o, 'maxFailures', 1, 1_000_000),
-      failureWindow: integer(o, 'failureWindow', 1, DAY)
+      failureWindow: integer(o, 'failureWindow', 1, DAY),
+      throttleDelay: integer(o, 'throttleDelay', 0, 60_000)
     },
     lastUsedInterval: integer(o, 'lastUsedInterval', 0, DAY)
   }

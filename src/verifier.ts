@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Hasher } from './hasher.js'
 import { parseKey } from './key-format.js'
 import { Lru } from './lru.js'
@@ -53,6 +54,7 @@ export class Verifier<R extends ApiKeyRecord> {
   readonly #ttl: number
   readonly #maxFailures: number
   readonly #failureWindow: number
+  readonly #throttleDelay: number
   readonly #records: Lru<string, Loaded<R>>
   readonly #verified: Lru<string, string>
   readonly #failures: Lru<string, Failures>
@@ -73,6 +75,7 @@ export class Verifier<R extends ApiKeyRecord> {
     this.#ttl = cache.ttl
     this.#maxFailures = cache.maxFailures
     this.#failureWindow = cache.failureWindow
+    this.#throttleDelay = cache.throttleDelay
     this.#records = new Lru(cache.size)
     this.#verified = new Lru(cache.size)
     this.#failures = new Lru(cache.size)
@@ -145,7 +148,12 @@ export class Verifier<R extends ApiKeyRecord> {
       attempts = { count: 0, since: now }
       this.#failures.set(prefix, attempts)
     }
-    if (attempts.count >= this.#maxFailures) return THROTTLED
+    if (attempts.count >= this.#maxFailures) {
+      // A tarpit: the refusal costs no CPU, and a client flooding on N
+      // connections gets at most N attempts per delay, not a core's worth.
+      if (this.#throttleDelay > 0) await sleep(this.#throttleDelay)
+      return THROTTLED
+    }
     attempts.count++
 
     const pending = this.#hash(key, digest, loaded).finally(() => this.#hashing.delete(digest))

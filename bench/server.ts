@@ -1,0 +1,56 @@
+// One benchmark server, started by bench/run.ts in its own process. Its
+// settings come as JSON in BENCH_SERVER; it prints its port, then serves
+// GET /open, GET /protected (guarded as the scenario says) and GET /__stats.
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import bearerAuth from '@fastify/bearer-auth'
+import Fastify from 'fastify'
+import apiKeyPlugin from '../src/index.ts'
+import { openBenchDatabase, type BenchDatabase } from './database.ts'
+
+export interface ServerSettings {
+  guard: 'none' | 'bearer' | 'api-key'
+  database?: BenchDatabase
+  bearerKey?: string
+  cacheTtl?: number
+  scrypt?: { ln: number }
+  hashThreads?: number
+}
+
+const settings = JSON.parse(process.env.BENCH_SERVER ?? '{}') as ServerSettings
+const app = Fastify()
+const delay = monitorEventLoopDelay({ resolution: 1 })
+delay.enable()
+
+if (settings.guard === 'bearer') {
+  await app.register(async (scope) => {
+    await scope.register(bearerAuth, { keys: new Set([settings.bearerKey as string]), addHook: true })
+    scope.get('/protected', async () => ({ hello: 'world' }))
+  })
+}
+let close = async (): Promise<void> => {}
+if (settings.guard === 'api-key') {
+  const db = await openBenchDatabase(settings.database as BenchDatabase)
+  close = db.close
+  await app.register(apiKeyPlugin, {
+    model: db.prisma.apiKey,
+    cacheTtl: settings.cacheTtl,
+    scrypt: settings.scrypt,
+    hashThreads: settings.hashThreads
+  })
+  app.get('/protected', { config: { apiKey: true } }, async () => ({ hello: 'world' }))
+}
+app.get('/open', async () => ({ hello: 'world' }))
+app.get('/__stats', async () => ({
+  maxDelayMs: delay.max / 1e6,
+  rss: process.memoryUsage.rss(),
+  maxRss: process.resourceUsage().maxRSS * 1024
+}))
+app.post('/__reset', async () => {
+  delay.reset()
+  return { ok: true }
+})
+app.addHook('onClose', async () => await close())
+
+const address = await app.listen({ port: 0, host: '127.0.0.1' })
+console.log(`listening ${address}`)
+process.once('SIGTERM', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
