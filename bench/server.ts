@@ -14,6 +14,7 @@ export interface ServerSettings {
   cacheTtl?: number
   scrypt?: { ln: number }
   hashThreads?: number
+  throttleDelay?: number
 }
 
 const settings = JSON.parse(process.env.BENCH_SERVER ?? '{}') as ServerSettings
@@ -35,7 +36,8 @@ if (settings.guard === 'api-key') {
     model: db.prisma.apiKey,
     cacheTtl: settings.cacheTtl,
     scrypt: settings.scrypt,
-    hashThreads: settings.hashThreads
+    hashThreads: settings.hashThreads,
+    throttleDelay: settings.throttleDelay
   })
   app.get('/protected', { config: { apiKey: true } }, async () => ({ hello: 'world' }))
 }

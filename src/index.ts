@@ -3,6 +3,8 @@ import apiKeyPlugin from './plugin.js'
 export default apiKeyPlugin
 export { apiKeyPlugin }
 export { createApiKeyManager } from './manager.js'
+export { default as apiKeyAdmin } from './admin/plugin.js'
+export type { AdminColumn, ApiKeyAdminOptions } from './admin/plugin.js'
 export type { ApiKeyManager, CreateInput, ListInput, VerifyFailure, VerifyResult } from './manager.js'
 export type { ApiKeyManagerOptions, ApiKeyPluginOptions, HookName } from './options.js'
 export { DEFAULT_SCRYPT } from './options.js'

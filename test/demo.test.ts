@@ -45,6 +45,15 @@ async function runDemo (t: Test, env: Record<string, string>): Promise<void> {
   t.equal(refused.status, 401)
   t.equal(refused.headers.get('www-authenticate'), 'Api-Key')
   t.equal((await fetch(url.replace('/whoami', '/admin-only'), { headers: { authorization: header } })).status, 403)
+
+  const admin = /Admin panel: (\S+)\s+\(user admin, password (\S+)\)/.exec(printed)
+  t.ok(admin, 'the admin panel and its password are printed')
+  const [, panel, password] = admin as RegExpExecArray
+  t.equal((await fetch(panel)).status, 401, 'the panel is behind the guard')
+  const login = { authorization: 'Basic ' + Buffer.from(`admin:${password}`).toString('base64') }
+  t.equal((await fetch(panel, { headers: login })).status, 200)
+  const listed = await (await fetch(`${panel}api/keys`, { headers: { ...login, 'x-api-key-admin': '1' } })).json() as { items: Array<{ prefix: string }> }
+  t.ok(listed.items.some((k) => k.prefix === key.slice(0, 8)), 'the demo key is listed in the panel')
 }
 
 t.test('sqlite: npm start on a fresh ./demo.db', async (t) => {

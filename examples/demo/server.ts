@@ -1,7 +1,8 @@
 // The demo API: `npm start`. It migrates its database, creates a key, prints
 // it once with a curl line, and serves an open route and protected ones.
-import Fastify from 'fastify'
-import apiKeyPlugin from 'fastify-prisma-api-key'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import apiKeyPlugin, { apiKeyAdmin } from 'fastify-prisma-api-key'
 import { openDemoDatabase } from './db.ts'
 
 const port = Number(process.env.PORT ?? 3000)
@@ -20,6 +21,18 @@ app.get('/admin-only', {
   config: { apiKey: { authorize: (apiKey) => apiKey.name.startsWith('admin') } }
 }, async () => ({ secret: 42 }))
 
+// The admin panel, behind the app's own guard: here HTTP basic auth as user
+// "admin" with ADMIN_PASSWORD (a random one is made and printed if unset).
+const adminPassword = process.env.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url')
+const expected = Buffer.from('Basic ' + Buffer.from(`admin:${adminPassword}`).toString('base64'))
+async function adminGuard (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const given = Buffer.from(request.headers.authorization ?? '')
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    await reply.code(401).header('www-authenticate', 'Basic realm="api-keys admin"').send({ message: 'admin login required' })
+  }
+}
+await app.register(apiKeyAdmin, { prefix: '/admin/api-keys', guard: adminGuard, title: 'Demo API keys' })
+
 app.addHook('onClose', async () => await prisma.$disconnect())
 
 const { apiKey, key } = await app.apiKeys.create({ name: `demo ${new Date().toISOString()}` })
@@ -33,6 +46,8 @@ A new API key was created: "${apiKey.name}" (prefix ${apiKey.prefix}).
 It is shown only now; the database keeps only its scrypt hash:
 
   ${key}
+
+Admin panel: ${address}/admin/api-keys/  (user admin, password ${process.env.ADMIN_PASSWORD === undefined ? adminPassword : 'from ADMIN_PASSWORD'})
 
 Try it:
 

@@ -1,0 +1,51 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ApiKeyManager } from '../manager.js'
+import { checkKnown, fail, isPlainObject } from '../options.js'
+import type { ApiKeyRecord } from '../store.js'
+
+export interface AdminColumn<R extends ApiKeyRecord = ApiKeyRecord> {
+  label: string
+  /** Computed on the server for each key shown; rendered as text. */
+  value: (apiKey: R) => string | number | boolean | null | undefined
+}
+
+export interface ApiKeyAdminOptions<R extends ApiKeyRecord = ApiKeyRecord> {
+  /**
+   * The app's own check (session, basic auth, SSO), run before every admin
+   * route, page and asset: throw (or send a reply) to refuse. Required.
+   */
+  guard: (request: FastifyRequest, reply: FastifyReply) => unknown
+  /** Defaults to `fastify.apiKeys`, set by the core plugin. */
+  manager?: ApiKeyManager<R>
+  /** The page's title (default "API keys"). */
+  title?: string
+  /** Extra columns, e.g. the organization a custom model's key belongs to. */
+  columns?: Array<AdminColumn<R>>
+}
+
+export interface AdminSettings {
+  guard: (request: FastifyRequest, reply: FastifyReply) => unknown
+  manager: ApiKeyManager<any>
+  title: string
+  columns: AdminColumn[]
+}
+
+const KNOWN = ['guard', 'manager', 'title', 'columns', 'prefix']
+
+export function normalizeAdminOptions (opts: unknown, fastify: FastifyInstance): AdminSettings {
+  if (!isPlainObject(opts)) fail('options', 'pass an object such as { guard }')
+  const o = opts as Record<string, unknown>
+  checkKnown(o, KNOWN, fail)
+  if (typeof o.guard !== 'function') {
+    fail('guard', 'the admin panel needs the app\'s own check: guard: async (request, reply) => { /* throw to refuse */ }')
+  }
+  const manager = (o.manager ?? (fastify as { apiKeys?: unknown }).apiKeys) as ApiKeyManager | undefined
+  if (typeof manager?.list !== 'function') fail('manager', 'register apiKeyPlugin before apiKeyAdmin, or pass manager: createApiKeyManager(...)')
+  const title = o.title ?? 'API keys'
+  if (typeof title !== 'string' || title.trim() === '' || title.length > 100) fail('title', 'expected a non-empty string of at most 100 characters')
+  const columns = o.columns ?? []
+  if (!Array.isArray(columns) || !columns.every((c) => isPlainObject(c) && typeof c.label === 'string' && typeof c.value === 'function')) {
+    fail('columns', 'expected an array of { label: string, value: (apiKey) => string }')
+  }
+  return { guard: o.guard as AdminSettings['guard'], manager: manager as ApiKeyManager, title: title.trim(), columns: columns as AdminColumn[] }
+}

@@ -1,0 +1,114 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { errors } from '../errors.js'
+import type { ApiKeyManager } from '../manager.js'
+import { STATUSES, type ApiKeyStatus } from '../status.js'
+import type { ApiKeyRecord } from '../store.js'
+import { ASSETS, page } from './page.js'
+import { normalizeAdminOptions, type ApiKeyAdminOptions } from './options.js'
+
+export type { ApiKeyAdminOptions, AdminColumn } from './options.js'
+
+// The header the panel's script sends with every API call. A cross-site form
+// or image cannot set a custom header, and a cross-site fetch that does needs
+// a CORS preflight this plugin never answers: CSRF cannot reach the API.
+export const CSRF_HEADER = 'x-api-key-admin'
+
+const PAGE_SIZES = [10, 25, 50, 100]
+
+// The panel's own pages: no inline script or style, nothing from elsewhere,
+// never framed. A key name with markup in it stays text.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+const badRequest = (message: string): Error => new errors.INVALID_ARGUMENT('query', message)
+
+/**
+ * A small admin panel and its JSON API, under the prefix it is registered
+ * with. Register it after the core plugin (it uses `fastify.apiKeys`), with the
+ * app's own `guard`, which runs before every route, page and asset.
+ */
+export default async function apiKeyAdmin (fastify: FastifyInstance, options: ApiKeyAdminOptions): Promise<void> {
+  const settings = normalizeAdminOptions(options, fastify)
+  const manager = settings.manager as ApiKeyManager<ApiKeyRecord>
+
+  fastify.addHook('onRequest', settings.guard)
+  fastify.addHook('onRequest', async (request: FastifyRequest) => {
+    if (!request.url.includes('/api/')) return
+    // Browsers say where a request comes from; refuse what another site sent.
+    if (request.headers['sec-fetch-site'] === 'cross-site') throw new errors.ADMIN_CSRF()
+    if (request.headers[CSRF_HEADER] !== '1') throw new errors.ADMIN_CSRF()
+  })
+  fastify.addHook('onSend', async (_request, reply) => {
+    reply.header('content-security-policy', CSP)
+    reply.header('x-content-type-options', 'nosniff')
+    reply.header('referrer-policy', 'no-referrer')
+    reply.header('cache-control', 'no-store')
+  })
+
+  const html = page(settings.title)
+  fastify.get('/', async (request, reply) => {
+    // The page loads its assets by relative URL: it must be served at the prefix with its slash.
+    const path = request.url.split('?')[0]
+    if (!path.endsWith('/')) return await reply.redirect(`${path}/`)
+    return await reply.type('text/html; charset=utf-8').send(html)
+  })
+  for (const [name, asset] of Object.entries(ASSETS)) {
+    fastify.get(`/${name}`, async (_request, reply) => await reply.type(asset.type).send(asset.body))
+  }
+
+  const view = (apiKey: ApiKeyRecord): Record<string, unknown> => ({
+    ...apiKey,
+    status: manager.status(apiKey),
+    columns: settings.columns.map((column) => column.value(apiKey))
+  })
+
+  fastify.get('/api/meta', async () => ({
+    title: settings.title,
+    columns: settings.columns.map((column) => column.label),
+    statuses: STATUSES,
+    pageSizes: PAGE_SIZES
+  }))
+
+  fastify.get('/api/keys', async (request) => {
+    const query = request.query as Record<string, string | undefined>
+    const status = query.status === undefined || query.status === '' ? undefined : query.status as ApiKeyStatus
+    if (status !== undefined && !STATUSES.includes(status)) throw badRequest(`status must be one of ${STATUSES.join(', ')}`)
+    const pageSize = Number(query.pageSize ?? 25)
+    const pageNumber = Number(query.page ?? 1)
+    if (!PAGE_SIZES.includes(pageSize)) throw badRequest(`pageSize must be one of ${PAGE_SIZES.join(', ')}`)
+    if (!Number.isInteger(pageNumber) || pageNumber < 1) throw badRequest('page must be a positive integer')
+    const search = (query.search ?? '').trim().slice(0, 100)
+    const where = search === '' ? {} : { OR: [{ name: { contains: search } }, { prefix: { startsWith: search } }] }
+    const { items, total } = await manager.list({ status, where, take: pageSize, skip: (pageNumber - 1) * pageSize })
+    return { items: items.map(view), total, page: pageNumber, pageSize }
+  })
+
+  fastify.get('/api/keys/:id', async (request) => {
+    const { id } = request.params as { id: string }
+    const apiKey = await manager.get(id)
+    if (apiKey === null) throw new errors.NOT_FOUND(id)
+    return view(apiKey)
+  })
+
+  fastify.post('/api/keys', async (request, reply: FastifyReply) => {
+    const body = request.body as Record<string, unknown> | null
+    if (typeof body !== 'object' || body === null) throw new errors.INVALID_ARGUMENT('body', 'expected a JSON object { name, expiresAt }')
+    const expiresAt = parseExpiry(body.expiresAt)
+    const { apiKey, key } = await manager.create({ name: body.name as string, expiresAt })
+    // The only response that ever holds a plaintext key.
+    return await reply.code(201).send({ apiKey: view(apiKey), key })
+  })
+
+  fastify.post('/api/keys/:id/revoke', async (request) => {
+    const { id } = request.params as { id: string }
+    return view(await manager.revoke(id))
+  })
+}
+
+function parseExpiry (value: unknown): Date | null {
+  if (value === undefined || value === null || value === '') return null
+  const date = typeof value === 'string' ? new Date(value) : new Date(NaN)
+  if (Number.isNaN(date.getTime())) throw new errors.INVALID_ARGUMENT('expiresAt', 'expected an ISO date such as 2027-01-31')
+  if (date.getTime() <= Date.now()) throw new errors.INVALID_ARGUMENT('expiresAt', 'must be in the future')
+  return date
+}

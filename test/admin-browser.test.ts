@@ -1,0 +1,100 @@
+// The admin panel in a real browser (Debian's Chromium, driven by
+// playwright-core) against a running server: create a key from the page, use
+// it, revoke it from the page, and see it refused. It also takes the
+// screenshots in docs/admin.md: `npm run screenshots` writes them there.
+import { existsSync, mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Fastify from 'fastify'
+import { chromium } from 'playwright-core'
+import t from 'tap'
+import apiKeyPlugin, { apiKeyAdmin } from '../src/index.ts'
+import { FAST_SCRYPT } from './helpers/app.ts'
+import { openDatabase } from './helpers/databases.ts'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const SHOTS = process.env.SCREENSHOTS_DIR ?? join(tmpdir(), `admin-shots-${process.pid}`)
+const USER = { username: 'admin', password: 's3cret' }
+const BASIC = 'Basic ' + Buffer.from(`${USER.username}:${USER.password}`).toString('base64')
+// Flags for a sandboxed, offline machine: no background connections to Google.
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+t.test('create, use and revoke a key from the panel', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)` }, async (t) => {
+  mkdirSync(SHOTS, { recursive: true })
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const app = Fastify()
+  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+  await app.register(apiKeyAdmin, {
+    prefix: '/admin/api-keys',
+    title: 'Acme partner API keys',
+    guard: async (request, reply) => {
+      if (request.headers.authorization !== BASIC) await reply.code(401).header('www-authenticate', 'Basic realm="admin"').send('admin only')
+    }
+  })
+  app.get('/orders', { config: { apiKey: true } }, async () => ({ orders: [] }))
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+
+  // Some history, so the list looks like a real one; one name holds markup.
+  const hostile = '<img src=x onerror="window.__xss=1">Reporting'
+  for (const name of ['Billing service', 'Warehouse sync', hostile]) await app.apiKeys.create({ name })
+  const old = await app.apiKeys.create({ name: 'Legacy importer' })
+  await app.apiKeys.revoke(old.apiKey.id)
+  await app.apiKeys.create({ name: 'Nightly export', expiresAt: new Date(Date.now() + 30 * 86_400_000) })
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+  t.teardown(() => browser.close())
+
+  for (const path of ['', 'app.js', 'app.css', 'api/keys']) {
+    t.equal((await fetch(`${base}/admin/api-keys/${path}`)).status, 401, `without the guard's credentials /${path} is refused`)
+  }
+
+  const context = await browser.newContext({ httpCredentials: USER, viewport: { width: 1180, height: 720 } })
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base })
+  const page = await context.newPage()
+  page.on('dialog', (dialog) => { dialog.accept().catch(() => {}) })
+  await page.goto(`${base}/admin/api-keys`)
+  await page.waitForSelector('#rows tr[data-id]')
+  t.equal(await page.title(), 'Acme partner API keys')
+  t.equal(await page.locator('#rows tr[data-id]').count(), 5)
+  t.ok(await page.locator('td.name', { hasText: hostile }).count() === 1, 'a name with markup is shown as text')
+  t.equal(await page.evaluate(() => (window as any).__xss), undefined, 'and never runs')
+  await page.screenshot({ path: join(SHOTS, 'admin-list.png') })
+
+  await page.click('#new')
+  await page.fill('#create-name', 'Partner: Globex')
+  await page.screenshot({ path: join(SHOTS, 'admin-create.png') })
+  await page.click('#create-form button[type=submit]')
+  await page.waitForSelector('#key-dialog[open]')
+  const key = (await page.textContent('#new-key')) ?? ''
+  t.match(key, app.apiKeys.keyPattern, 'the new key is shown')
+  t.match(await page.textContent('#key-dialog .warning'), /only time the key is shown/)
+  await page.click('#copy')
+  t.equal(await page.evaluate(async () => await navigator.clipboard.readText()), key, 'the copy button copies it')
+  await page.screenshot({ path: join(SHOTS, 'admin-new-key.png') })
+  await page.click('#key-done')
+  t.equal(await page.textContent('#new-key'), '', 'closing the dialog drops it from the page')
+
+  const call = async (): Promise<number> => (await fetch(`${base}/orders`, { headers: { authorization: `Api-Key ${key}` } })).status
+  t.equal(await call(), 200, 'the key from the page works')
+
+  await page.fill('#search', 'Globex')
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr[data-id]').length === 1)
+  const row = page.locator('#rows tr[data-id]')
+  await row.locator('button.danger').click()
+  await page.waitForSelector('#rows .badge.revoked')
+  t.equal(await call(), 401, 'revoked in the panel, refused at once')
+
+  await row.click()
+  await page.waitForSelector('#detail-dialog[open]')
+  t.equal(await page.isVisible('#detail-revoke'), false, 'a revoked key offers no action: it cannot be un-revoked')
+  t.match(await page.textContent('#detail'), /revoked/)
+  await page.screenshot({ path: join(SHOTS, 'admin-revoked.png') })
+  await page.click('#detail-close')
+
+  await page.fill('#search', '')
+  await page.selectOption('#status', 'revoked')
+  await page.waitForFunction(() => document.querySelectorAll('#rows .badge.revoked').length === 2 && document.querySelectorAll('#rows tr[data-id]').length === 2)
+  t.pass('the status filter shows the two revoked keys')
+})

@@ -1,0 +1,181 @@
+import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
+import t from 'tap'
+import apiKeyPlugin, { apiKeyAdmin, createApiKeyManager, type ApiKeyAdminOptions } from '../src/index.ts'
+import { auth, FAST_SCRYPT } from './helpers/app.ts'
+import { eachDatabase, openDatabase, type TestDatabase } from './helpers/databases.ts'
+
+const PREFIX = '/admin/api-keys'
+const ADMIN = { authorization: 'Basic ' + Buffer.from('admin:s3cret').toString('base64') }
+const API = { ...ADMIN, 'x-api-key-admin': '1' }
+
+// The app's own guard: here, basic auth.
+const guard: ApiKeyAdminOptions['guard'] = async (request, reply) => {
+  if (request.headers.authorization !== ADMIN.authorization) {
+    await reply.code(401).header('www-authenticate', 'Basic realm="admin"').send({ message: 'admin only' })
+  }
+}
+
+async function build (db: TestDatabase, options: Partial<ApiKeyAdminOptions> = {}): Promise<FastifyInstance> {
+  const app = Fastify()
+  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+  await app.register(apiKeyAdmin, { prefix: PREFIX, guard, ...options })
+  app.get('/protected', { config: { apiKey: true } }, async () => ({ ok: true }))
+  await app.ready()
+  return app
+}
+
+const ROUTES: InjectOptions[] = [
+  { method: 'GET', url: `${PREFIX}/` },
+  { method: 'GET', url: `${PREFIX}/app.js` },
+  { method: 'GET', url: `${PREFIX}/app.css` },
+  { method: 'GET', url: `${PREFIX}/api/meta` },
+  { method: 'GET', url: `${PREFIX}/api/keys` },
+  { method: 'GET', url: `${PREFIX}/api/keys/some-id` },
+  { method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x' } },
+  { method: 'POST', url: `${PREFIX}/api/keys/some-id/revoke`, payload: {} }
+]
+
+t.test('registration', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const bare = Fastify()
+  await bare.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT })
+  await t.rejects(async () => { await bare.register(apiKeyAdmin, { prefix: PREFIX } as any) }, { code: 'FST_API_KEY_INVALID_OPTION', message: /option guard: the admin panel needs the app's own check/ })
+  await bare.close()
+  for (const [options, message] of [
+    [{ guard, title: '' }, /option title/],
+    [{ guard, title: 5 }, /option title/],
+    [{ guard, columns: [{ label: 'x' }] }, /option columns/],
+    [{ guard, columns: 'org' }, /option columns/],
+    [{ guard, colour: 'blue' }, /option colour: unknown option/]
+  ] as const) {
+    const app = Fastify()
+    await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT })
+    await t.rejects(async () => { await app.register(apiKeyAdmin, options as any) }, { code: 'FST_API_KEY_INVALID_OPTION', message })
+    await app.close()
+  }
+  const lonely = Fastify()
+  await t.rejects(async () => { await lonely.register(apiKeyAdmin, { guard }) }, { code: 'FST_API_KEY_INVALID_OPTION', message: /register apiKeyPlugin before apiKeyAdmin/ })
+  await t.rejects(async () => { await Fastify().register(apiKeyAdmin, null as any) }, { code: 'FST_API_KEY_INVALID_OPTION' })
+
+  const manager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT })
+  const standalone = Fastify()
+  await standalone.register(apiKeyAdmin, { guard, manager, prefix: PREFIX })
+  t.teardown(() => manager.close())
+  t.equal((await standalone.inject({ url: `${PREFIX}/api/keys`, headers: API })).statusCode, 200, 'a manager can be passed instead')
+})
+
+eachDatabase(t, async (t, db) => {
+  const app = await build(db, { title: 'Partner <keys>', columns: [{ label: 'Name length', value: (k) => k.name.length }] })
+  t.teardown(() => app.close())
+
+  t.test('the guard runs before every route, page and asset', async (t) => {
+    for (const route of ROUTES) {
+      const res = await app.inject({ ...route, headers: { 'x-api-key-admin': '1' } })
+      t.equal(res.statusCode, 401, `${route.method} ${route.url}`)
+      t.same(res.json(), { message: 'admin only' })
+    }
+  })
+
+  t.test('the JSON API refuses requests the page did not send', async (t) => {
+    for (const route of ROUTES.filter((r) => String(r.url).includes('/api/'))) {
+      const res = await app.inject({ ...route, headers: ADMIN })
+      t.equal(res.statusCode, 403, `no header: ${route.method} ${route.url}`)
+      t.equal(res.json().code, 'FST_API_KEY_ADMIN_CSRF')
+      const cross = await app.inject({ ...route, headers: { ...API, 'sec-fetch-site': 'cross-site' } })
+      t.equal(cross.statusCode, 403, `cross-site: ${route.method} ${route.url}`)
+    }
+    // What a hostile page's <form> can send: no custom header, a form body.
+    const form = await app.inject({ method: 'POST', url: `${PREFIX}/api/keys`, headers: { ...ADMIN, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'name=evil' })
+    t.equal(form.statusCode, 403)
+    const plain = await app.inject({ method: 'POST', url: `${PREFIX}/api/keys`, headers: { ...API, 'content-type': 'text/plain' }, payload: '{"name":"evil"}' })
+    t.equal(plain.statusCode, 400, 'and a body that is not JSON is never read as one')
+    t.equal((await app.apiKeys.list({ where: { name: 'evil' } })).total, 0)
+  })
+
+  t.test('the page and its assets', async (t) => {
+    const redirect = await app.inject({ url: PREFIX, headers: ADMIN })
+    t.equal(redirect.statusCode, 302)
+    t.equal(redirect.headers.location, `${PREFIX}/`)
+    const page = await app.inject({ url: `${PREFIX}/`, headers: ADMIN })
+    t.equal(page.statusCode, 200)
+    t.match(page.headers['content-type'], /text\/html/)
+    t.match(page.headers['content-security-policy'], /script-src 'self'/)
+    t.match(page.headers['content-security-policy'], /frame-ancestors 'none'/)
+    t.equal(page.headers['cache-control'], 'no-store')
+    t.match(page.body, '<title>Partner &#60;keys&#62;</title>')
+    t.notMatch(page.body, /<script>/, 'no inline script')
+    const js = await app.inject({ url: `${PREFIX}/app.js`, headers: ADMIN })
+    t.match(js.headers['content-type'], /javascript/)
+    t.notMatch(js.body, /innerHTML/, 'the script never renders markup')
+    t.match((await app.inject({ url: `${PREFIX}/app.css`, headers: ADMIN })).headers['content-type'], /text\/css/)
+    t.same((await app.inject({ url: `${PREFIX}/api/meta`, headers: API })).json(), {
+      title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100]
+    })
+  })
+
+  t.test('create, use, list, filter, page, show and revoke', async (t) => {
+    const responses: string[] = []
+    const call = async (options: InjectOptions): Promise<any> => {
+      const res = await app.inject({ ...options, headers: API })
+      responses.push(res.body)
+      return res
+    }
+    const created = await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'from the panel', expiresAt: new Date(Date.now() + 86_400_000).toISOString() } })
+    t.equal(created.statusCode, 201)
+    const { apiKey, key } = created.json()
+    t.match(key, app.apiKeys.keyPattern)
+    t.equal(apiKey.status, 'active')
+    t.same(apiKey.columns, ['from the panel'.length])
+    t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200, 'the new key works')
+
+    for (let i = 0; i < 11; i++) await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: `batch ${String(i).padStart(2, '0')}` } })
+    const first = (await call({ url: `${PREFIX}/api/keys?pageSize=10` })).json()
+    t.equal(first.items.length, 10)
+    t.ok(first.total >= 12)
+    const second = (await call({ url: `${PREFIX}/api/keys?pageSize=10&page=2` })).json()
+    t.ok(second.items.length >= 2)
+    t.same(first.items.filter((a: any) => second.items.some((b: any) => b.id === a.id)), [], 'pages do not overlap')
+
+    const byName = (await call({ url: `${PREFIX}/api/keys?search=batch%2007` })).json()
+    t.same(byName.items.map((k: any) => k.name), ['batch 07'])
+    const byPrefix = (await call({ url: `${PREFIX}/api/keys?search=${apiKey.prefix.slice(0, 6)}` })).json()
+    t.ok(byPrefix.items.some((k: any) => k.id === apiKey.id))
+
+    const shown = await call({ url: `${PREFIX}/api/keys/${apiKey.id}` })
+    t.equal(shown.json().name, 'from the panel')
+    const revoked = await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/revoke`, payload: {} })
+    t.equal(revoked.json().status, 'revoked')
+    t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 401, 'refused once revoked')
+    t.equal((await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/revoke`, payload: {} })).json().status, 'revoked')
+    const onlyRevoked = (await call({ url: `${PREFIX}/api/keys?status=revoked` })).json()
+    t.same(onlyRevoked.items.map((k: any) => k.id), [apiKey.id])
+    t.notOk((await call({ url: `${PREFIX}/api/keys?status=active&pageSize=100` })).json().items.some((k: any) => k.id === apiKey.id))
+
+    for (const body of responses) {
+      t.notMatch(body, /\$scrypt\$/, 'no hash in any response')
+      t.notMatch(body, /hashedKey/)
+    }
+    t.equal(responses.filter((body) => body.includes(key)).length, 1, 'the key appears in the create response only')
+  })
+
+  t.test('bad input is a 4xx with a code', async (t) => {
+    const cases: Array<[InjectOptions, number, string]> = [
+      [{ url: `${PREFIX}/api/keys?status=gone` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ url: `${PREFIX}/api/keys?pageSize=7` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ url: `${PREFIX}/api/keys?page=0` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ url: `${PREFIX}/api/keys/missing` }, 404, 'FST_API_KEY_NOT_FOUND'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys/missing/revoke`, payload: {} }, 404, 'FST_API_KEY_NOT_FOUND'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: '' } }, 400, 'FST_API_KEY_NAME_REQUIRED'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: 'soon' } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: '2001-01-01' } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: 5 } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, headers: { 'content-type': 'application/json' }, payload: 'null' }, 400, 'FST_API_KEY_INVALID_ARGUMENT']
+    ]
+    for (const [options, status, code] of cases) {
+      const res = await app.inject({ ...options, headers: { ...API, ...(options.headers as object) } })
+      t.equal(res.statusCode, status, `${options.method ?? 'GET'} ${options.url} ${JSON.stringify(options.payload)}`)
+      t.equal(res.json().code, code)
+    }
+  })
+})
