@@ -12,6 +12,7 @@ import { scrypt } from '@noble/hashes/scrypt.js'
 // Elsewhere the thread keeps the process's priority.
 try {
   setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), 19)
+/* c8 ignore next: only reached where /proc/thread-self does not exist (not Linux) */
 } catch {}
 
 /**

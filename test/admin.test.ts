@@ -56,7 +56,6 @@ t.test('registration', async (t) => {
   }
   const lonely = Fastify()
   await t.rejects(async () => { await lonely.register(apiKeyAdmin, { guard }) }, { code: 'FST_API_KEY_INVALID_OPTION', message: /register apiKeyPlugin before apiKeyAdmin/ })
-  await t.rejects(async () => { await Fastify().register(apiKeyAdmin, null as any) }, { code: 'FST_API_KEY_INVALID_OPTION' })
 
   const manager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT })
   const standalone = Fastify()

@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util'
+import { STATUSES, type ApiKeyStatus } from '../status.js'
+import { parseExpiry } from './expiry.js'
+import { usageError } from './failure.js'
+import { parseFields } from './fields.js'
+import { BIN, type HelpTopic } from './help.js'
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean', short?: string, multiple?: boolean }>
+
+const COMMON: OptionSpec = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }
+const JSON_FLAG: OptionSpec = { json: { type: 'boolean' } }
+const OPTIONS = {
+  create: { name: { type: 'string' }, expires: { type: 'string' }, field: { type: 'string', multiple: true }, ...JSON_FLAG },
+  list: { status: { type: 'string' }, limit: { type: 'string' }, page: { type: 'string' }, ...JSON_FLAG },
+  show: JSON_FLAG,
+  revoke: { yes: { type: 'boolean', short: 'y' } }
+} satisfies Record<string, OptionSpec>
+const TARGETS = { create: 0, list: 0, show: 1, revoke: 1 }
+
+export type CommandName = keyof typeof OPTIONS
+const NAMES = Object.keys(OPTIONS) as CommandName[]
+
+export type Command =
+  | { command: 'help', topic: HelpTopic }
+  | { command: 'create', config?: string, name: string, expiresAt: Date | null, fields: Record<string, unknown>, json: boolean }
+  | { command: 'list', config?: string, status?: ApiKeyStatus, limit: number, page: number, json: boolean }
+  | { command: 'show', config?: string, target: string, json: boolean }
+  | { command: 'revoke', config?: string, target: string, yes: boolean }
+
+type Values = Record<string, string | boolean | string[] | undefined>
+
+const isCommand = (name: string): name is CommandName => NAMES.includes(name as CommandName)
+
+function integer (values: Values, flag: string, fallback: number, max: number): number {
+  const value = values[flag] as string | undefined
+  if (value === undefined) return fallback
+  const n = /^\d+$/.test(value) ? Number(value) : NaN
+  if (!(n >= 1 && n <= max)) throw usageError(`Invalid --${flag} ${JSON.stringify(value)}: expected an integer from 1 to ${max}`)
+  return n
+}
+
+// node:util's messages name the problem but not the way out.
+function strictParse (name: CommandName, args: string[]): { values: Values, positionals: string[] } {
+  try {
+    return parseArgs({ args, options: { ...COMMON, ...OPTIONS[name] }, allowPositionals: true, strict: true }) as { values: Values, positionals: string[] }
+  } catch (err) {
+    const message = (err as Error).message.split('\n')[0].split('. ')[0]
+    throw usageError(`${message} (see '${BIN} ${name} --help')`)
+  }
+}
+
+/** Reads the command line into one command; bad usage throws with exit code 2. */
+export function parseCommand (argv: string[], now: Date): Command {
+  // A first, lenient pass finds the command wherever the global options are.
+  const loose = parseArgs({ args: argv, options: { ...COMMON, ...Object.assign({}, ...Object.values(OPTIONS)) }, allowPositionals: true, strict: false })
+  const [name, ...rest] = loose.positionals
+  if (name === undefined) {
+    if (loose.values.help === true) return { command: 'help', topic: 'main' }
+    throw usageError(`Missing command: ${NAMES.join(', ')} or help (see '${BIN} --help')`)
+  }
+  if (name === 'help') {
+    const topic = rest[0] ?? 'main'
+    if (topic !== 'main' && !isCommand(topic)) throw usageError(`Unknown command "${topic}": expected one of ${NAMES.join(', ')}`)
+    return { command: 'help', topic }
+  }
+  if (!isCommand(name)) throw usageError(`Unknown command "${name}": expected one of ${NAMES.join(', ')} or help (see '${BIN} --help')`)
+  if (loose.values.help === true) return { command: 'help', topic: name }
+
+  const { values, positionals } = strictParse(name, argv)
+  // The strict pass knows fewer options than the lenient one, so it finds the
+  // command in the same place or fails first.
+  const targets = positionals.slice(1)
+  if (targets.length !== TARGETS[name]) {
+    throw usageError(TARGETS[name] === 0
+      ? `Unexpected argument "${targets[0]}" (see '${BIN} ${name} --help')`
+      : `${name} needs one id or prefix (see '${BIN} ${name} --help')`)
+  }
+  const config = values.config as string | undefined
+  switch (name) {
+    case 'create': {
+      const keyName = values.name as string | undefined
+      if (keyName === undefined || keyName.trim() === '') throw usageError(`create needs --name <name> (see '${BIN} create --help')`)
+      const expires = values.expires as string | undefined
+      const expiresAt = expires === undefined ? null : parseExpiry(expires, now)
+      return { command: name, config, name: keyName, expiresAt, fields: parseFields((values.field ?? []) as string[]), json: values.json === true }
+    }
+    case 'list': {
+      const status = values.status as ApiKeyStatus | undefined
+      if (status !== undefined && !STATUSES.includes(status)) throw usageError(`Invalid --status "${status}": expected one of ${STATUSES.join(', ')}`)
+      return { command: name, config, status, limit: integer(values, 'limit', 20, 500), page: integer(values, 'page', 1, 1_000_000), json: values.json === true }
+    }
+    case 'show': return { command: name, config, target: targets[0], json: values.json === true }
+    case 'revoke': return { command: name, config, target: targets[0], yes: values.yes === true }
+  }
+}

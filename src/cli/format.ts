@@ -1,0 +1,49 @@
+import type { ApiKeyStatus } from '../status.js'
+import type { ApiKeyRecord } from '../store.js'
+import { formatPairs, formatTable } from './table.js'
+
+const OWN_FIELDS = new Set(['id', 'prefix', 'name', 'revoked', 'expiresAt', 'createdAt', 'lastUsedAt'])
+
+// Minutes are enough to tell keys apart in a table; `show` gives the full time.
+const shortDate = (date: Date | null, none: string): string => date === null ? none : `${date.toISOString().slice(0, 16).replace('T', ' ')}Z`
+const fullDate = (date: Date | null, none: string): string => date === null ? none : date.toISOString()
+
+function text (value: unknown): string {
+  if (value instanceof Date) return value.toISOString()
+  if (typeof value === 'object' && value !== null) return toJson(value, 0)
+  return String(value)
+}
+
+export function formatList (records: Array<{ record: ApiKeyRecord, status: ApiKeyStatus }>): string {
+  return formatTable(
+    ['NAME', 'PREFIX', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
+    records.map(({ record, status }) => [
+      record.name,
+      record.prefix,
+      status,
+      shortDate(record.createdAt, '-'),
+      shortDate(record.expiresAt, 'never'),
+      shortDate(record.lastUsedAt, 'never')
+    ])
+  )
+}
+
+/** One key, field by field, with the extra columns of a custom model after the library's own. */
+export function formatRecord (record: ApiKeyRecord, status: ApiKeyStatus): string {
+  const extra = Object.entries(record).filter(([field]) => !OWN_FIELDS.has(field))
+  return formatPairs([
+    ['name', record.name],
+    ['id', record.id],
+    ['prefix', record.prefix],
+    ['status', status],
+    ['created', fullDate(record.createdAt, '-')],
+    ['expires', fullDate(record.expiresAt, 'never')],
+    ['last used', fullDate(record.lastUsedAt, 'never')],
+    ...extra.map(([field, value]): [string, string] => [field, text(value)])
+  ])
+}
+
+// BigInt columns of a custom model would make JSON.stringify throw.
+export function toJson (value: unknown, indent = 2): string {
+  return JSON.stringify(value, (_, v) => typeof v === 'bigint' ? v.toString() : v, indent)
+}

@@ -1,0 +1,60 @@
+export const BIN = 'fastify-prisma-api-key'
+
+type Rows = Array<[string, string]>
+
+const COMMON: Rows = [
+  ['--config <path>', 'the module that gives the Prisma model (default: $API_KEYS_CONFIG,\nelse ./api-keys.config.mjs, .js or .ts in the current directory)'],
+  ['-h, --help', 'show this help']
+]
+
+// Two columns, the second one aligned, continuation lines under it.
+function columns (rows: Rows): string {
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2
+  return rows.map(([left, right]) => `  ${left.padEnd(width)}${right.replaceAll('\n', `\n  ${' '.repeat(width)}`)}`).join('\n')
+}
+
+function page (usage: string, about: string, options: Rows): string {
+  return `Usage: ${BIN} ${usage}\n\n${about}\n\nOptions:\n${columns([...options, ...COMMON])}\n`
+}
+
+export const HELP = {
+  main: `Usage: ${BIN} <command> [options]
+
+Creates, lists and revokes the API keys of your app, in your own database.
+
+Commands:
+${columns([
+  ['create', 'create a key and print it: the only time it is shown'],
+  ['list', 'list keys, newest first'],
+  ['show <id|prefix>', 'show one key'],
+  ['revoke <id|prefix>', 'revoke a key, permanently'],
+  ['help [command]', 'show the help of a command']
+])}
+
+Options:
+${columns(COMMON)}
+
+The config module default-exports { model: prisma.apiKey, close } (or a function returning
+it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
+`,
+  create: page('create --name <name> [options]', 'Creates a key and prints it once, then its record. Store the key now: only its hash is kept.', [
+    ['--name <name>', 'what the key is for (required)'],
+    ['--expires <when>', 'a date (2027-01-31, 2027-01-31T12:00Z) or a duration from now:\n90m, 12h, 30d, 2w, 1y; default never'],
+    ['--field <name=value>', 'an extra column of your model, as a string; name:=<JSON> for\nnumbers, booleans and null (orgId:=42); repeatable'],
+    ['--json', 'print { apiKey, key } as JSON']
+  ]),
+  list: page('list [options]', 'Lists keys, newest first, as a table (never the keys themselves).', [
+    ['--status <status>', 'only active, revoked or expired keys'],
+    ['--limit <n>', 'keys per page, 1 to 500 (default 20)'],
+    ['--page <n>', 'the page to show (default 1)'],
+    ['--json', 'print { items, total, page, limit } as JSON']
+  ]),
+  show: page('show <id|prefix> [options]', 'Shows one key, found by its id or by its prefix (the 8 characters before the dot).', [
+    ['--json', 'print the record as JSON']
+  ]),
+  revoke: page('revoke <id|prefix> [options]', 'Revokes a key, permanently; asks for confirmation on a terminal. Running apps refuse the\nkey once their cached copy of it expires (the cacheTtl option, 5 seconds by default).', [
+    ['-y, --yes', 'revoke without asking (scripts: there is no terminal to confirm on)']
+  ])
+} as const
+
+export type HelpTopic = keyof typeof HELP

@@ -1,0 +1,87 @@
+import t from 'tap'
+import { parseCommand } from '../src/cli/args.ts'
+import { parseExpiry } from '../src/cli/expiry.ts'
+import { parseFields } from '../src/cli/fields.ts'
+
+const NOW = new Date('2026-01-15T10:00:00.000Z')
+const MINUTE = 60_000
+const usage = (message: RegExp): { exitCode: number, message: RegExp } => ({ exitCode: 2, message })
+
+t.test('durations count from now; dates are ISO dates that exist', async (t) => {
+  const after = (value: string): number => parseExpiry(value, NOW).getTime() - NOW.getTime()
+  t.equal(after('90m'), 90 * MINUTE)
+  t.equal(after('12h'), 12 * 60 * MINUTE)
+  t.equal(after('30d'), 30 * 24 * 60 * MINUTE)
+  t.equal(after('2w'), 14 * 24 * 60 * MINUTE)
+  t.equal(after('1y'), 365 * 24 * 60 * MINUTE)
+  t.equal(parseExpiry('2027-01-31', NOW).toISOString(), '2027-01-31T00:00:00.000Z')
+  t.equal(parseExpiry('2027-01-31T12:30Z', NOW).toISOString(), '2027-01-31T12:30:00.000Z')
+  t.equal(parseExpiry('2027-01-31T12:30:15.5+02:00', NOW).toISOString(), '2027-01-31T10:30:15.500Z')
+  for (const bad of ['30', 'd', '30 d', '30days', '1.5d', '12345d', '-1d', 'tomorrow', '2027-02-30', '2027-13-01', '2027-1-5', '2027-01-01T25:00Z', '31/01/2027']) {
+    t.throws(() => parseExpiry(bad, NOW), usage(/^Invalid --expires .*: use a date like 2027-01-31 or a duration like 30d/), bad)
+  }
+  t.throws(() => parseExpiry('0m', NOW), usage(/the key would be expired already/))
+  t.throws(() => parseExpiry('2026-01-15', NOW), usage(/the key would be expired already/))
+})
+
+t.test('--field: strings, or JSON after :=', async (t) => {
+  t.same(parseFields([]), {})
+  t.same(parseFields(['team=ops', 'orgId:=42', 'internal:=true', 'note:=null', 'label:="x y"', 'eq=a=b', 'empty=']), {
+    team: 'ops', orgId: 42, internal: true, note: null, label: 'x y', eq: 'a=b', empty: ''
+  })
+  const proto = parseFields(['__proto__=x'])
+  t.equal(Object.getPrototypeOf(proto), Object.prototype, 'no prototype is set')
+  t.ok(Object.hasOwn(proto, '__proto__'), 'it stays a field, for Prisma to refuse')
+  t.throws(() => parseFields(['team']), usage(/^Invalid --field "team": expected name=value/))
+  t.throws(() => parseFields(['1st=x']), usage(/expected name=value/))
+  t.throws(() => parseFields(['orgId:=forty']), usage(/^Invalid --field orgId:=forty: not JSON/))
+  t.throws(() => parseFields(['name=x']), usage(/^Invalid --field name: use --name$/))
+  t.throws(() => parseFields(['expiresAt:=null']), usage(/use --expires/))
+  t.throws(() => parseFields(['team=a', 'team=b']), usage(/given twice/))
+  t.same(parseFields(['constructor=x']), { constructor: 'x' })
+})
+
+t.test('commands and their options', async (t) => {
+  t.same(parseCommand(['create', '--name', 'ci', '--field', 'a=1', '--field', 'b:=2', '--json'], NOW), {
+    command: 'create', config: undefined, name: 'ci', expiresAt: null, fields: { a: '1', b: 2 }, json: true
+  })
+  t.match(parseCommand(['--config', 'x.mjs', 'create', '--expires', '1d', '--name=ci'], NOW), {
+    command: 'create', config: 'x.mjs', expiresAt: new Date(NOW.getTime() + 24 * 60 * MINUTE), json: false
+  })
+  t.same(parseCommand(['list'], NOW), { command: 'list', config: undefined, status: undefined, limit: 20, page: 1, json: false })
+  t.same(parseCommand(['list', '--status', 'expired', '--limit', '500', '--page', '3', '--json'], NOW), {
+    command: 'list', config: undefined, status: 'expired', limit: 500, page: 3, json: true
+  })
+  t.same(parseCommand(['show', 'abc', '--json', '--config', 'c.ts'], NOW), { command: 'show', config: 'c.ts', target: 'abc', json: true })
+  t.same(parseCommand(['revoke', '-y', 'abc'], NOW), { command: 'revoke', config: undefined, target: 'abc', yes: true })
+  t.same(parseCommand(['revoke', 'abc'], NOW), { command: 'revoke', config: undefined, target: 'abc', yes: false })
+})
+
+t.test('help, wherever it is asked for', async (t) => {
+  t.same(parseCommand(['--help'], NOW), { command: 'help', topic: 'main' })
+  t.same(parseCommand(['help'], NOW), { command: 'help', topic: 'main' })
+  t.same(parseCommand(['help', 'list'], NOW), { command: 'help', topic: 'list' })
+  t.same(parseCommand(['show', '-h'], NOW), { command: 'help', topic: 'show' })
+  t.same(parseCommand(['create', '--expires', 'soon', '--help'], NOW), { command: 'help', topic: 'create' }, 'before any check')
+})
+
+t.test('bad usage', async (t) => {
+  const bad = (argv: string[], message: RegExp): void => { t.throws(() => parseCommand(argv, NOW), usage(message), argv.join(' ')) }
+  bad([], /^Missing command: create, list, show, revoke or help/)
+  bad(['--json'], /^Missing command/)
+  bad(['rotate'], /^Unknown command "rotate"/)
+  bad(['help', 'rotate'], /^Unknown command "rotate"/)
+  bad(['list', '--yes'], /^Unknown option '--yes' \(see 'fastify-prisma-api-key list --help'\)$/)
+  bad(['list', '--json=yes'], /^Option '--json' does not take an argument/)
+  bad(['create', '--name'], /argument missing/)
+  bad(['create'], /^create needs --name <name>/)
+  bad(['create', '--name', '  '], /^create needs --name <name>/)
+  bad(['create', '--name', 'x', 'extra'], /^Unexpected argument "extra"/)
+  bad(['show'], /^show needs one id or prefix/)
+  bad(['revoke', 'a', 'b', '--yes'], /^revoke needs one id or prefix/)
+  bad(['list', '--status', 'all'], /^Invalid --status "all": expected one of active, revoked, expired$/)
+  for (const limit of ['0', '501', '1.5', 'ten', '']) bad(['list', '--limit', limit], /^Invalid --limit .*: expected an integer from 1 to 500$/)
+  bad(['list', '--page', '0'], /^Invalid --page "0"/)
+  bad(['list', '--limit', '-1'], /^Option '--limit' argument is ambiguous\.? \(see/)
+  bad(['list', '--limit=-1'], /^Invalid --limit "-1"/)
+})

@@ -1,0 +1,110 @@
+import t from 'tap'
+import { PassThrough } from 'node:stream'
+import { runCommand } from '../src/cli/commands.ts'
+import { confirm, terminalIo, type Io } from '../src/cli/prompt.ts'
+import { createApiKeyManager } from '../src/manager.ts'
+import { openDatabase } from './helpers/databases.ts'
+
+// What a child process cannot reach: a person at a terminal, and the odd
+// corners of paging.
+
+interface FakeIo extends Io {
+  lines: string[]
+  notes: string[]
+  questions: string[]
+}
+
+function fakeIo (answers: boolean[] = [], interactive = true): FakeIo {
+  const io: FakeIo = {
+    lines: [],
+    notes: [],
+    questions: [],
+    interactive,
+    out: (line) => { io.lines.push(line) },
+    note: (line) => { io.notes.push(line) },
+    confirm: async (question) => {
+      io.questions.push(question)
+      return answers.shift() as boolean
+    }
+  }
+  return io
+}
+
+t.test('commands on a database', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const manager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: { ln: 10, r: 8, p: 1 }, hashThreads: 1, cacheTtl: 0 })
+  t.teardown(() => manager.close())
+
+  t.test('empty lists and pages past the end', async (t) => {
+    const io = fakeIo()
+    await runCommand({ command: 'list', limit: 20, page: 1, json: false }, manager, io)
+    await runCommand({ command: 'list', status: 'expired', limit: 20, page: 1, json: false }, manager, io)
+    await manager.create({ name: 'only' })
+    await runCommand({ command: 'list', status: 'active', limit: 20, page: 2, json: false }, manager, io)
+    t.same(io.lines, ['No keys.', 'No expired keys.', 'Page 2 is past the end: 1 active keys, 20 a page.'])
+  })
+
+  t.test('revoke on a terminal asks first', async (t) => {
+    const { apiKey, key } = await manager.create({ name: 'asked\u001b[31m' })
+    const io = fakeIo([false, true])
+    t.equal(await runCommand({ command: 'revoke', target: apiKey.prefix, yes: false }, manager, io), 1, 'no: exit 1')
+    t.same(io.notes, ['Not revoked.'])
+    t.match(await manager.verify(key), { valid: true })
+    t.equal(await runCommand({ command: 'revoke', target: apiKey.id, yes: false }, manager, io), 0)
+    t.same(io.questions.map((q) => q.includes(`Revoke key "asked?[31m" (${apiKey.prefix})? Requests with it will be refused, and this cannot be undone.`)), [true, true])
+    t.same(io.lines, [`Revoked key "asked?[31m" (${apiKey.prefix}).`])
+    t.match(await manager.verify(key), { valid: false, reason: 'revoked' })
+    t.equal(await runCommand({ command: 'revoke', target: apiKey.id, yes: false }, manager, io), 0, 'already revoked: nothing to ask')
+    t.equal(io.questions.length, 2)
+  })
+
+  t.test('create with extra fields hands them to the model', async (t) => {
+    const io = fakeIo()
+    await t.rejects(runCommand({ command: 'create', name: 'x', expiresAt: null, fields: { team: 'ops' }, json: false }, manager, io), { message: /Unknown argument `team`/ })
+    t.same(io.lines, [])
+  })
+})
+
+t.test('confirm: only y or yes is a yes', async (t) => {
+  const ask = async (typed: string | null): Promise<{ answer: boolean, shown: string }> => {
+    const input = new PassThrough()
+    const output = new PassThrough()
+    let shown = ''
+    output.on('data', (chunk) => { shown += chunk })
+    const answer = confirm('Revoke?', input, output)
+    if (typed === null) input.end()
+    else input.write(typed)
+    return { answer: await answer, shown }
+  }
+  for (const typed of ['y\n', 'Y\n', 'yes\n', ' YES \n']) t.equal((await ask(typed)).answer, true, typed)
+  for (const typed of ['\n', 'n\n', 'no\n', 'yep\n', null]) t.equal((await ask(typed)).answer, false, String(typed))
+  t.equal((await ask('y\n')).shown, 'Revoke? [y/N] ')
+})
+
+t.test('confirm: Ctrl-C on a terminal is a no', async (t) => {
+  const input = new PassThrough()
+  const output = Object.assign(new PassThrough(), { isTTY: true, columns: 80 })
+  let shown = ''
+  output.on('data', (chunk) => { shown += chunk })
+  const answer = confirm('Revoke?', input, output)
+  input.write('\u0003')
+  t.equal(await answer, false)
+  t.match(shown, /\n$/)
+})
+
+t.test('the terminal: results on stdout, the rest on stderr', async (t) => {
+  const stdin = Object.assign(new PassThrough(), { isTTY: true })
+  const stdout = new PassThrough()
+  const stderr = new PassThrough()
+  const io = terminalIo(stdin, stdout, stderr)
+  t.equal(io.interactive, true)
+  t.equal(terminalIo(new PassThrough(), stdout, stderr).interactive, false)
+  io.out('result')
+  io.note('note')
+  const answer = io.confirm('Sure?')
+  stdin.write('yes\n')
+  t.equal(await answer, true)
+  t.equal(stdout.read().toString(), 'result\n')
+  t.equal(stderr.read().toString(), 'note\nSure? [y/N] ')
+})

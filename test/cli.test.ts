@@ -1,0 +1,296 @@
+import type { Test } from 'tap'
+// The CLI as a user runs it: the built bin in a child process, reading a
+// TypeScript config module through tsx, against a real database.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { createApiKeyManager, type ApiKeyManager } from '../src/manager.ts'
+import { openDatabase, skipReason, type TestDatabase } from './helpers/databases.ts'
+
+const ROOT = new URL('..', import.meta.url).pathname
+const CLI = join(ROOT, 'dist/cli/main.js')
+const CONFIG = join(ROOT, 'test/fixtures/cli-config.ts')
+const FAST_SCRYPT = { ln: 10, r: 8, p: 1 }
+const DAY = 24 * 60 * 60 * 1000
+const UNREACHABLE = { CLI_DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/test' }
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+async function cli (args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<Run> {
+  // stdin is not a terminal, as in a script or CI.
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk) => { stdout += chunk })
+  child.stderr.on('data', (chunk) => { stderr += chunk })
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+  return { code, stdout, stderr }
+}
+
+/** A failure is one line on stderr, nothing on stdout, and no stack trace. */
+function failed (t: Test, run: Run, code: number, message: RegExp): void {
+  t.equal(run.code, code, `exit ${code}`)
+  t.equal(run.stdout, '')
+  t.match(run.stderr, /^fastify-prisma-api-key: [^\n]+\n$/, 'one line')
+  t.match(run.stderr, message)
+}
+
+function tempDir (t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+// What the fixture config needs to reach the test's database.
+async function databaseEnv (db: TestDatabase): Promise<Record<string, string>> {
+  if (db.provider === 'sqlite') {
+    const [main] = await db.query('PRAGMA database_list')
+    return { CLI_DATABASE_URL: main.file }
+  }
+  const [{ schema }] = await db.query('SELECT current_schema() AS schema')
+  return { CLI_DATABASE_URL: process.env.TEST_POSTGRES_URL as string, CLI_DATABASE_SCHEMA: schema }
+}
+
+async function suite (t: Test, db: TestDatabase): Promise<void> {
+  const env = await databaseEnv(db)
+  const run = async (...args: string[]): Promise<Run> => await cli([...args, '--config', CONFIG], env)
+  const manager: ApiKeyManager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, cacheTtl: 0 })
+  t.teardown(() => manager.close())
+  const keys: string[] = []
+  const others: Run[] = []
+  const other = async (...args: string[]): Promise<Run> => {
+    const result = await run(...args)
+    others.push(result)
+    return result
+  }
+
+  await t.test('create prints a working key once, then its record', async (t) => {
+    const before = Date.now()
+    const created = await run('create', '--name', 'billing service', '--expires', '30d')
+    t.equal(created.code, 0)
+    const key = created.stdout.split('\n')[0]
+    keys.push(key)
+    t.match(key, manager.keyPattern)
+    t.equal((created.stdout + created.stderr).split(key).length, 2, 'the key appears once')
+    t.match(created.stdout, /\nname +billing service\n/)
+    t.match(created.stdout, /\nstatus +active\n/)
+    t.match(created.stderr, /only time the key is shown/)
+    const verified = await manager.verify(key)
+    t.ok(verified.valid, 'the printed key works')
+    if (!verified.valid) return
+    t.equal(verified.apiKey.name, 'billing service')
+    const expires = (verified.apiKey.expiresAt as Date).getTime()
+    t.ok(expires >= before + 30 * DAY && expires <= Date.now() + 30 * DAY, 'expires in 30 days')
+    t.match(created.stdout, new RegExp(`\\nid +${verified.apiKey.id}\\n`))
+  })
+
+  await t.test('create --json gives { apiKey, key }', async (t) => {
+    const created = await run('create', '--name', 'ci', '--expires', '2099-01-31', '--json')
+    t.equal(created.code, 0)
+    const { apiKey, key } = JSON.parse(created.stdout)
+    keys.push(key)
+    t.match(key, manager.keyPattern)
+    t.match(apiKey, { name: 'ci', expiresAt: '2099-01-31T00:00:00.000Z', revoked: false, status: 'active', lastUsedAt: null })
+    t.notOk('hashedKey' in apiKey)
+    t.match(await manager.verify(key), { valid: true, apiKey: { id: apiKey.id } })
+  })
+
+  await t.test('bad input creates nothing', async (t) => {
+    const before = (await manager.list()).total
+    const [duration, past, unnamed, reserved, unknown] = await Promise.all([
+      run('create', '--name', 'x', '--expires', '30 days'),
+      run('create', '--name', 'x', '--expires', '2020-01-01'),
+      run('create', '--expires', '1d'),
+      run('create', '--name', 'x', '--field', 'id=mine'),
+      run('create', '--name', 'x', '--field', 'nosuchcolumn=1')
+    ])
+    failed(t, duration, 2, /Invalid --expires "30 days": use a date like 2027-01-31 or a duration like 30d/)
+    failed(t, past, 2, /expired already/)
+    failed(t, unnamed, 2, /create needs --name/)
+    failed(t, reserved, 2, /Invalid argument id: is set by the library/)
+    // Extra fields reach the model as they are: this one has no such column.
+    failed(t, unknown, 1, /Unknown argument `nosuchcolumn`/)
+    t.equal((await manager.list()).total, before)
+  })
+
+  await t.test('list: a table, filters, pages and --json', async (t) => {
+    const revoked = await manager.create({ name: 'old partner' })
+    await manager.revoke(revoked.apiKey.id)
+    const expired = await manager.create({ name: 'last year', expiresAt: new Date(Date.now() - DAY) })
+    keys.push(revoked.key, expired.key)
+
+    const table = await other('list')
+    t.equal(table.code, 0)
+    const [header, ...rows] = table.stdout.trimEnd().split('\n')
+    t.match(header, /^NAME +PREFIX +STATUS +CREATED +EXPIRES +LAST USED$/)
+    t.equal(rows.length, 4)
+    t.match(rows[0], new RegExp(`^last year +${expired.apiKey.prefix} +expired +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ +\\d{4}-`))
+    t.match(rows[1], new RegExp(`^old partner +${revoked.apiKey.prefix} +revoked +.+ never +never$`))
+    t.match(table.stderr, /1-4 of 4/)
+
+    const [revokedJson, activeJson, secondJson, paged, lost, zero] = await Promise.all([
+      other('list', '--status', 'revoked', '--json'),
+      other('list', '--status', 'active', '--json'),
+      other('list', '--limit', '1', '--page', '2', '--json'),
+      other('list', '--limit', '3'),
+      run('list', '--status', 'lost'),
+      run('list', '--limit', '0')
+    ])
+    const onlyRevoked = JSON.parse(revokedJson.stdout)
+    t.match(onlyRevoked, { total: 1, page: 1, limit: 20, items: [{ id: revoked.apiKey.id, status: 'revoked' }] })
+    t.notOk('hashedKey' in onlyRevoked.items[0])
+    const active = JSON.parse(activeJson.stdout)
+    t.same(active.items.map((item: { name: string }) => item.name), ['ci', 'billing service'])
+    t.match(JSON.parse(secondJson.stdout), { total: 4, page: 2, limit: 1, items: [{ name: 'old partner' }] })
+    t.match(paged.stderr, /1-3 of 4; --page 2 for more/)
+    failed(t, lost, 2, /Invalid --status "lost": expected one of active, revoked, expired/)
+    failed(t, zero, 2, /Invalid --limit "0"/)
+  })
+
+  await t.test('show by id and by prefix', async (t) => {
+    const { apiKey } = await manager.create({ name: 'shown' })
+    const [byId, byPrefix, asJson, unknown, missing] = await Promise.all([
+      other('show', apiKey.id),
+      other('show', apiKey.prefix),
+      other('show', apiKey.prefix, '--json'),
+      run('show', 'no-such-key'),
+      run('show')
+    ])
+    t.equal(byId.code, 0)
+    t.match(byId.stdout, new RegExp(`^name +shown\\nid +${apiKey.id}\\nprefix +${apiKey.prefix}\\nstatus +active\\n`))
+    t.match(byId.stdout, /\nexpires +never\nlast used +never\n$/)
+    t.equal(byPrefix.stdout, byId.stdout)
+    const json = JSON.parse(asJson.stdout)
+    t.match(json, { id: apiKey.id, name: 'shown', status: 'active', expiresAt: null })
+    t.notOk('hashedKey' in json)
+    failed(t, unknown, 1, /No API key with id or prefix "no-such-key"/)
+    failed(t, missing, 2, /show needs one id or prefix/)
+  })
+
+  await t.test('revoke asks on a terminal, refuses without one, and --yes revokes', async (t) => {
+    const { apiKey, key } = await manager.create({ name: 'to revoke' })
+    keys.push(key)
+    failed(t, await other('revoke', apiKey.prefix), 2, /Not revoked: no terminal to confirm on; pass --yes/)
+    t.match(await manager.verify(key), { valid: true }, 'still works')
+    const done = await other('revoke', apiKey.prefix, '--yes')
+    t.equal(done.code, 0)
+    t.equal(done.stdout, `Revoked key "to revoke" (${apiKey.prefix}).\n`)
+    t.match(await manager.verify(key), { valid: false, reason: 'revoked' })
+    const again = await other('revoke', apiKey.id, '-y')
+    t.equal(again.code, 0)
+    t.match(again.stdout, /was already revoked/)
+    failed(t, await run('revoke', 'no-such-key', '--yes'), 1, /No API key with id or prefix "no-such-key"/)
+  })
+
+  t.test('only create prints a key', async (t) => {
+    t.ok(others.length >= 10)
+    for (const { stdout, stderr } of others) {
+      for (const key of keys) t.notOk((stdout + stderr).includes(key.slice(9)), 'no secret in the output')
+    }
+  })
+}
+
+// Each run starts a Node process that loads Prisma: the top-level tests run
+// side by side, or this file would take minutes.
+t.jobs = 4
+
+for (const provider of ['sqlite', 'postgresql'] as const) {
+  const skip = skipReason(provider)
+  t.test(provider, { buffered: true, skip: skip ?? false }, async (t) => {
+    const db = await openDatabase(provider)
+    t.teardown(() => db.close())
+    await suite(t, db)
+  })
+}
+
+t.test('--help on every command, with no config needed', { buffered: true }, async (t) => {
+  const cwd = tempDir(t)
+  const pages = [
+    [['--help'], '<command> [options]'],
+    [['-h'], '<command> [options]'],
+    [['help'], '<command> [options]'],
+    [['help', 'revoke'], 'revoke <id|prefix> [options]'],
+    [['create', '--help'], 'create --name <name> [options]'],
+    [['list', '-h'], 'list [options]'],
+    [['show', '--help'], 'show <id|prefix> [options]'],
+    [['revoke', '--help', '--yes'], 'revoke <id|prefix> [options]']
+  ] as const
+  const runs = await Promise.all(pages.map(async ([args]) => await cli([...args], {}, cwd)))
+  for (const [i, [args, usage]] of pages.entries()) {
+    const run = runs[i]
+    t.equal(run.code, 0, args.join(' '))
+    t.ok(run.stdout.startsWith(`Usage: fastify-prisma-api-key ${usage}\n`), args.join(' '))
+    t.equal(run.stderr, '')
+  }
+})
+
+t.test('usage errors exit 2', { buffered: true }, async (t) => {
+  const [rotate, none, verbose, valueless, helpRotate] = await Promise.all([
+    cli(['rotate']), cli([]), cli(['list', '--verbose']), cli(['create', '--name']), cli(['help', 'rotate'])
+  ])
+  failed(t, rotate, 2, /Unknown command "rotate": expected one of create, list, show, revoke or help/)
+  failed(t, none, 2, /Missing command/)
+  failed(t, verbose, 2, /Unknown option '--verbose' \(see 'fastify-prisma-api-key list --help'\)/)
+  failed(t, valueless, 2, /Option '--name <value>' argument missing/)
+  failed(t, helpRotate, 2, /Unknown command "rotate"/)
+})
+
+t.test('the config module', { buffered: true }, async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const env = await databaseEnv(db)
+  const empty = tempDir(t)
+
+  failed(t, await cli(['list'], {}, empty), 2, /No config found: write \.\/api-keys\.config\.mjs with `export default \{ model: prisma\.apiKey, close: \(\) => prisma\.\$disconnect\(\) \}`/)
+  failed(t, await cli(['list', '--config', 'nowhere.mjs'], {}, empty), 2, /Config not found: .*nowhere\.mjs \(given by --config\)/)
+  failed(t, await cli(['list'], { API_KEYS_CONFIG: 'gone.ts' }, empty), 2, /Config not found: .*gone\.ts \(given by API_KEYS_CONFIG\)/)
+
+  t.test('from API_KEYS_CONFIG', async (t) => {
+    const run = await cli(['list'], { ...env, API_KEYS_CONFIG: CONFIG }, empty)
+    t.equal(run.code, 0)
+    t.equal(run.stdout, 'No keys.\n')
+  })
+
+  t.test('./api-keys.config.ts in the current directory, through tsx', async (t) => {
+    const cwd = tempDir(t)
+    // An ESM project, as the TypeScript it imports (Prisma's generated client) is.
+    writeFileSync(join(cwd, 'package.json'), '{ "type": "module" }\n')
+    writeFileSync(join(cwd, 'api-keys.config.ts'), `export { default } from ${JSON.stringify(CONFIG)}\n`)
+    const run = await cli(['list', '--status', 'revoked'], env, cwd)
+    t.equal(run.code, 0)
+    t.equal(run.stdout, 'No revoked keys.\n')
+  })
+
+  t.test('./api-keys.config.mjs comes first, and must give a model', async (t) => {
+    const cwd = tempDir(t)
+    writeFileSync(join(cwd, 'api-keys.config.ts'), `export { default } from ${JSON.stringify(CONFIG)}\n`)
+    writeFileSync(join(cwd, 'api-keys.config.mjs'), 'export default { brand: "acme_" }\n')
+    failed(t, await cli(['list'], env, cwd), 2, /api-keys\.config\.mjs exports no model: write `export default \{ model: prisma\.apiKey/)
+  })
+
+  t.test('a model that is not a Prisma delegate', async (t) => {
+    const cwd = tempDir(t)
+    writeFileSync(join(cwd, 'api-keys.config.js'), 'export default async () => ({ model: {} })\n')
+    failed(t, await cli(['list'], env, cwd), 2, /api-keys\.config\.js: Invalid option model: expected a Prisma model delegate such as prisma\.apiKey/)
+  })
+
+  t.test('a config that fails to load', async (t) => {
+    const cwd = tempDir(t)
+    writeFileSync(join(cwd, 'broken.mjs'), 'throw new Error("DATABASE_URL is not set")\n')
+    failed(t, await cli(['list', '--config', 'broken.mjs'], env, cwd), 2, /Could not load .*broken\.mjs: DATABASE_URL is not set/)
+  })
+})
+
+t.test('an unreachable database is a one-line error, exit 1', { buffered: true }, async (t) => {
+  const commands = [['list'], ['show', 'abc'], ['revoke', 'abc', '--yes'], ['create', '--name', 'during outage']]
+  const runs = await Promise.all(commands.map(async (args) => await cli([...args, '--config', CONFIG], UNREACHABLE)))
+  for (const run of runs) {
+    failed(t, run, 1, /^fastify-prisma-api-key: Could not reach the database: Can't reach database server at 127\.0\.0\.1:1\n$/)
+  }
+})
