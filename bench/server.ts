@@ -15,6 +15,8 @@ export interface ServerSettings {
   scrypt?: { ln: number }
   hashThreads?: number
   throttleDelay?: number
+  maxFailures?: number
+  failureWindow?: number
 }
 
 const settings = JSON.parse(process.env.BENCH_SERVER ?? '{}') as ServerSettings
@@ -37,7 +39,9 @@ if (settings.guard === 'api-key') {
     cacheTtl: settings.cacheTtl,
     scrypt: settings.scrypt,
     hashThreads: settings.hashThreads,
-    throttleDelay: settings.throttleDelay
+    throttleDelay: settings.throttleDelay,
+    maxFailures: settings.maxFailures,
+    failureWindow: settings.failureWindow
   })
   app.get('/protected', { config: { apiKey: true } }, async () => ({ hello: 'world' }))
 }

@@ -9,10 +9,6 @@ export class Lru<K, V> {
     this.#max = max
   }
 
-  get size (): number {
-    return this.#map.size
-  }
-
   get (key: K): V | undefined {
     const value = this.#map.get(key)
     if (value !== undefined) {
@@ -28,11 +24,16 @@ export class Lru<K, V> {
     if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as K)
   }
 
-  delete (key: K): void {
-    this.#map.delete(key)
+  /** Replaces an entry's value, keeping its place. */
+  replace (key: K, value: V): void {
+    if (this.#map.has(key)) this.#map.set(key, value)
   }
 
-  clear (): void {
-    this.#map.clear()
+  entries (): IterableIterator<[K, V]> {
+    return this.#map.entries()
+  }
+
+  delete (key: K): void {
+    this.#map.delete(key)
   }
 }

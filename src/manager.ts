@@ -157,6 +157,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     status: (apiKey) => keyStatus(apiKey, new Date()),
     flush: async () => await lastUsed.flush(),
     close: async () => {
+      verifier.close()
       try {
         await lastUsed.close()
       } finally {

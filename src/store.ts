@@ -54,7 +54,7 @@ function translate (err: unknown): never {
 
 // The only module that talks to Prisma. Everything returned to callers is
 // read with `omit: { hashedKey: true }`, so the hash never leaves this file
-// except through findByPrefix, which the verifier needs.
+// except through findByPrefix(es), which the verifier needs.
 export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   readonly #model: ApiKeyDelegate
 
@@ -74,6 +74,15 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   async findByPrefix (prefix: string): Promise<(R & { hashedKey: string }) | null> {
     try {
       return await this.#model.findUnique({ where: { prefix } })
+    } catch (err) {
+      throw new errors.UNAVAILABLE({ cause: err })
+    }
+  }
+
+  /** Rows for many prefixes in one query (the verifier's background refresh). */
+  async findByPrefixes (prefixes: string[]): Promise<Array<R & { hashedKey: string }>> {
+    try {
+      return await this.#model.findMany({ where: { prefix: { in: prefixes } } })
     } catch (err) {
       throw new errors.UNAVAILABLE({ cause: err })
     }

@@ -35,6 +35,8 @@ const THROTTLED = Object.freeze({ valid: false, reason: 'throttled' }) as { vali
 const REVOKED = Object.freeze({ valid: false, reason: 'revoked' }) as { valid: false, reason: 'revoked' }
 const EXPIRED = Object.freeze({ valid: false, reason: 'expired' }) as { valid: false, reason: 'expired' }
 
+const REFRESH_BATCH = 500
+
 const digestOf = (key: string): string => createHash('sha256').update(key).digest('base64')
 
 /**
@@ -63,6 +65,7 @@ export class Verifier<R extends ApiKeyRecord> {
   // Bumped by every invalidation: a check that read a record before a
   // revocation returned cannot pass on that copy (see verify).
   #epoch = 0
+  #refresher: NodeJS.Timeout | null = null
   /** upgrades a stored hash to the current parameters, off the request path */
   readonly #onRehash: (record: R, hashedKey: string, key: string) => void
 
@@ -84,6 +87,42 @@ export class Verifier<R extends ApiKeyRecord> {
   invalidate (prefix: string): void {
     this.#epoch++
     this.#records.delete(prefix)
+  }
+
+  close (): void {
+    if (this.#refresher !== null) clearInterval(this.#refresher)
+    this.#refresher = null
+  }
+
+  // Rows are re-read before they go stale, REFRESH_BATCH prefixes a query,
+  // every half TTL. Read one by one as they expired, 10,000 busy keys at a
+  // 5 s TTL cost 2,000 queries a second: a whole core spent on Prisma.
+  #startRefresher (): void {
+    if (this.#refresher !== null) return
+    this.#refresher = setInterval(() => { this.refresh().catch(() => {}) }, Math.max(50, this.#ttl / 2))
+    this.#refresher.unref()
+  }
+
+  /** Re-reads the rows that would go stale before the next round. */
+  async refresh (): Promise<void> {
+    const started = Date.now()
+    const epoch = this.#epoch
+    const due: string[] = []
+    for (const [prefix, loaded] of this.#records.entries()) {
+      if (loaded.staleAt - started <= this.#ttl / 2) due.push(prefix)
+    }
+    for (let i = 0; i < due.length; i += REFRESH_BATCH) {
+      const batch = due.slice(i, i + REFRESH_BATCH)
+      const rows = await this.#store.findByPrefixes(batch)
+      // An invalidation during the query: leave the entries to expire and reload.
+      if (epoch !== this.#epoch) return
+      const found = new Set<string>()
+      for (const row of rows) {
+        found.add(row.prefix)
+        this.#records.replace(row.prefix, this.#toLoaded(row, started))
+      }
+      for (const prefix of batch) if (!found.has(prefix)) this.#records.delete(prefix)
+    }
   }
 
   async verify (key: unknown): Promise<VerifyResult<R>> {
@@ -123,15 +162,22 @@ export class Verifier<R extends ApiKeyRecord> {
     const stored = await this.#store.findByPrefix(prefix)
     // A case-insensitive collation (MySQL's default) may match another case.
     if (stored === null || stored.prefix !== prefix) return null
+    const loaded = this.#toLoaded(stored, Date.now())
+    if (epoch === this.#epoch && this.#ttl > 0) {
+      this.#records.set(prefix, loaded)
+      this.#startRefresher()
+    }
+    return loaded
+  }
+
+  #toLoaded (stored: R & { hashedKey: string }, readAt: number): Loaded<R> {
     const { hashedKey, ...record } = stored
-    const loaded: Loaded<R> = {
+    return {
       record: Object.freeze(record) as unknown as R,
       hashedKey,
-      staleAt: Date.now() + this.#ttl,
+      staleAt: readAt + this.#ttl,
       expiresAt: record.expiresAt === null ? Infinity : record.expiresAt.getTime()
     }
-    if (epoch === this.#epoch && this.#ttl > 0) this.#records.set(prefix, loaded)
-    return loaded
   }
 
   /** The slow path: scrypt. Returns a failure, or null once the secret matched. */

@@ -29,11 +29,12 @@ t.test('a bounded LRU evicts the least recently used entry', async (t) => {
   lru.set('c', 3)
   t.equal(lru.get('b'), undefined, 'b was the least recently used')
   t.equal(lru.get('a'), 1)
-  t.equal(lru.size, 2)
   lru.delete('a')
-  t.equal(lru.size, 1)
-  lru.clear()
-  t.equal(lru.size, 0)
+  t.equal(lru.get('a'), undefined)
+  lru.replace('a', 9)
+  t.equal(lru.get('a'), undefined, 'replace never adds')
+  lru.replace('c', 4)
+  t.same([...lru.entries()], [['c', 4]], 'replace keeps the place and changes the value')
 })
 
 eachDatabase(t, async (t, db) => {
@@ -47,6 +48,52 @@ eachDatabase(t, async (t, db) => {
     t.equal(calls.findUnique, 1, `twenty concurrent checks, one query (${JSON.stringify(calls)})`)
     for (let i = 0; i < 50; i++) t.equal((await m.verify(key)).valid, true)
     t.equal(calls.findUnique, 1, 'then none at all')
+  })
+
+  t.test('busy keys are re-read in batches before they go stale, not one query each', async (t) => {
+    const { model, calls } = counted(db.prisma.apiKey)
+    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, cacheTtl: 200 })
+    t.teardown(() => m.close())
+    const keys = await Promise.all([1, 2, 3].map(async (i) => await m.create({ name: `busy ${i}` })))
+    const gone = await m.create({ name: 'deleted behind our back' })
+    for (const { key } of [...keys, gone]) t.equal((await m.verify(key)).valid, true)
+    t.equal(calls.findUnique, 4)
+    await db.prisma.apiKey.delete({ where: { id: gone.apiKey.id } })
+    const until = Date.now() + 700
+    while (Date.now() < until) {
+      for (const { key } of keys) t.equal((await m.verify(key)).valid, true)
+      await sleep(20)
+    }
+    t.equal(calls.findUnique, 4, 'no key was read on its own again')
+    t.ok(calls.findMany >= 3, `${calls.findMany} batched refreshes`)
+    t.same(await m.verify(gone.key), { valid: false, reason: 'unknown' }, 'a deleted row leaves the cache at the next refresh')
+  })
+
+  t.test('a failed or overtaken refresh changes nothing', async (t) => {
+    let release: () => void = () => {}
+    let failing = true
+    const real = db.prisma.apiKey as any
+    const model = {
+      ...Object.fromEntries(['create', 'findUnique', 'count', 'update', 'updateMany'].map((n) => [n, real[n].bind(real)])),
+      findMany: async (args: unknown) => {
+        if (failing) throw new Error('connection reset')
+        await new Promise<void>((resolve) => { release = resolve })
+        return await real.findMany(args)
+      }
+    } as unknown as ApiKeyDelegate
+    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, cacheTtl: 100 })
+    t.teardown(() => m.close())
+    const { apiKey, key } = await m.create({ name: 'refresh trouble' })
+    t.equal((await m.verify(key)).valid, true)
+    await sleep(250)
+    t.equal((await m.verify(key)).valid, true, 'refreshes failed: the row is read again on demand')
+    failing = false
+    await sleep(60)
+    // A refresh is now waiting on its query; a revocation overtakes it.
+    await m.revoke(apiKey.id)
+    release()
+    await sleep(20)
+    t.same(await m.verify(key), { valid: false, reason: 'revoked' })
   })
 
   t.test('cacheTtl 0 reads the database on every check', async (t) => {
@@ -115,19 +162,24 @@ eachDatabase(t, async (t, db) => {
     t.same(await m.verify(key), { valid: false, reason: 'revoked' })
   })
 
-  t.test('another instance sees a revocation within its TTL, and at once with TTL 0', async (t) => {
-    const a = manager(db)
-    const slow = manager(db, { cacheTtl: 1500 })
-    const strict = manager(db, { cacheTtl: 0 })
-    t.teardown(async () => { await a.close(); await slow.close(); await strict.close() })
-    const { apiKey, key } = await a.create({ name: 'shared' })
-    t.equal((await slow.verify(key)).valid, true)
-    t.equal((await strict.verify(key)).valid, true)
-    await a.revoke(apiKey.id)
-    t.same(await strict.verify(key), { valid: false, reason: 'revoked' }, 'TTL 0: refused at once')
-    t.equal((await slow.verify(key)).valid, true, 'within the TTL the other instance still trusts its copy')
+  t.test('two app instances on one database: a revocation through one reaches the other within its TTL, at once with TTL 0', async (t) => {
+    const first = await buildApp(db)
+    const slow = await buildApp(db, { cacheTtl: 1500 })
+    const strict = await buildApp(db, { cacheTtl: 0 })
+    t.teardown(async () => { await first.close(); await slow.close(); await strict.close() })
+    const { apiKey, key } = await first.apiKeys.create({ name: 'shared' })
+    const call = async (app: typeof first): Promise<string> => {
+      const res = await app.inject({ url: '/protected', headers: auth(key) })
+      return res.statusCode === 200 ? 'ok' : res.json().code
+    }
+    t.equal(await call(slow), 'ok')
+    t.equal(await call(strict), 'ok')
+    await first.apiKeys.revoke(apiKey.id)
+    t.equal(await call(first), 'FST_API_KEY_REVOKED', 'the instance that revoked: at once')
+    t.equal(await call(strict), 'FST_API_KEY_REVOKED', 'TTL 0: at once')
+    t.equal(await call(slow), 'ok', 'within its TTL the other instance still trusts its copy')
     await sleep(1600)
-    t.same(await slow.verify(key), { valid: false, reason: 'revoked' }, 'after the TTL: refused')
+    t.equal(await call(slow), 'FST_API_KEY_REVOKED', 'after its TTL: refused')
   })
 
   t.test('wrong secrets for one prefix are throttled; a verified key keeps passing', async (t) => {
