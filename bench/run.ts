@@ -7,6 +7,8 @@
 // --cold 600 (keys for row f), --requests 1000000 (row h), --databases
 // sqlite,postgresql (postgresql runs when BENCH_POSTGRES_URL or
 // TEST_POSTGRES_URL is set), --quick (short rows and few keys, to try it out).
+// BENCH_NO_PIN=1 leaves scheduling to the OS (the hashing thread then gets a
+// core of its own instead of sharing the server's).
 import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -36,7 +38,7 @@ const coldKeys = quick ? 150 : Number(values.cold)
 const memoryRequests = quick ? 50_000 : Number(values.requests)
 const FAST = { ln: 10 }
 
-const pinned = spawnSync('taskset', ['-c', '0', 'true']).status === 0 && availableParallelism() >= 2
+const pinned = process.env.BENCH_NO_PIN === undefined && spawnSync('taskset', ['-c', '0', 'true']).status === 0 && availableParallelism() >= 2
 const pin = (core: number, args: string[]): [string, string[]] => pinned ? ['taskset', ['-c', String(core), ...args]] : [args[0], args.slice(1)]
 const tsx = [process.execPath, '--import', 'tsx']
 
