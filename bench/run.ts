@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createApiKeyManager } from '../src/index.ts'
 import { randomBase62, SECRET_LENGTH, withChecksum } from '../src/key-format.ts'
+import { DEFAULTS } from '../src/options.ts'
 import { createBenchDatabase, dropBenchDatabase, openBenchDatabase, type BenchDatabase } from './database.ts'
 import type { ServerSettings } from './server.ts'
 
@@ -175,7 +176,7 @@ async function measure (provider: 'sqlite' | 'postgresql', open: Load, bearer: L
     await server.reset()
     const f = await load(`${server.url}/protected`, { amount: cold.length, keys: cold })
     const fStats = await server.stats()
-    const threads = Math.max(1, Math.floor(availableParallelism() / 2))
+    const threads = DEFAULTS.hashThreads
     rows.push(['f', 'ours, cold (a new key each request)', f, `${(f.rps / threads).toFixed(1)} verifications/s per hashing core; event loop max delay ${fStats.maxDelayMs.toFixed(1)} ms; peak RSS ${mb(fStats.maxRss)} MB`])
     await server.stop()
 

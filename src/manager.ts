@@ -154,7 +154,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     list,
     update,
     revoke: async (id) => await update(id, { revoked: true }),
-    status: (apiKey) => keyStatus(apiKey, new Date()),
+    status: (apiKey) => keyStatus(apiKey, Date.now()),
     flush: async () => await lastUsed.flush(),
     close: async () => {
       verifier.close()

@@ -3,7 +3,7 @@ import { errors } from './errors.js'
 import { paramsError, type ScryptParams } from './hash-format.js'
 import { BRAND_PATTERN } from './key-format.js'
 import type { GetKey } from './credentials.js'
-import type { ApiKeyDelegate } from './store.js'
+import { DELEGATE_METHODS, type ApiKeyDelegate } from './store.js'
 
 export interface ApiKeyManagerOptions {
   /** A Prisma model delegate, e.g. `prisma.apiKey`. */
@@ -52,10 +52,6 @@ export interface ManagerSettings {
 // secrets, so a higher cost buys no safety, only slower restarts (docs/security.md).
 export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 12, r: 8, p: 1 })
 
-// Half the cores, at least one: hashing is bursty, and the event loop and the
-// database driver need a core of their own to keep answering.
-export const DEFAULT_HASH_THREADS = Math.max(1, Math.floor(availableParallelism() / 2))
-
 export function fail (name: string, message: string): never {
   throw new errors.INVALID_OPTION(name, message)
 }
@@ -76,6 +72,9 @@ export const MANAGER_OPTIONS = [
 ] as const
 
 export const DEFAULTS = {
+  // Half the cores, at least one: hashing is bursty, and the event loop and the
+  // database driver need a core of their own to keep answering.
+  hashThreads: Math.max(1, Math.floor(availableParallelism() / 2)),
   hashQueue: 100,
   cacheTtl: 5_000,
   cacheSize: 10_000,
@@ -100,7 +99,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
   const o = opts as Record<string, unknown>
   checkKnown(o, known, fail)
   const model = o.model as ApiKeyDelegate
-  for (const method of ['create', 'findUnique', 'findMany', 'count', 'update', 'updateMany'] as const) {
+  for (const method of DELEGATE_METHODS) {
     if (typeof (model as unknown as Record<string, unknown>)?.[method] !== 'function') {
       fail('model', `expected a Prisma model delegate such as prisma.apiKey (missing ${method}())`)
     }
@@ -114,15 +113,11 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
   checkKnown(scrypt, ['ln', 'r', 'p'], (name, message) => fail(`scrypt.${name}`, message))
   const problem = paramsError(scrypt)
   if (problem !== null) fail('scrypt', problem)
-  const hashThreads = o.hashThreads ?? DEFAULT_HASH_THREADS
-  if (!Number.isInteger(hashThreads) || (hashThreads as number) < 1 || (hashThreads as number) > 64) {
-    fail('hashThreads', 'expected an integer from 1 to 64')
-  }
   return {
     model,
     brand,
     scrypt,
-    hashThreads: hashThreads as number,
+    hashThreads: integer(o, 'hashThreads', 1, 64),
     hashQueue: integer(o, 'hashQueue', 0, 1_000_000),
     cache: {
       ttl: integer(o, 'cacheTtl', 0, DAY),

@@ -16,6 +16,8 @@ const FAILURES: Record<VerifyFailure, new () => Error> = {
   throttled: errors.THROTTLED
 }
 
+const MALFORMED = Object.freeze({ valid: false, reason: 'malformed' } as const)
+
 type Authenticate = (request: FastifyRequest, reply: FastifyReply, route: RouteSettings) => Promise<void>
 
 function createAuthenticate (settings: PluginSettings, manager: ApiKeyManager): Authenticate {
@@ -33,16 +35,13 @@ function createAuthenticate (settings: PluginSettings, manager: ApiKeyManager): 
       reply.header('www-authenticate', missing)
       throw new errors.MISSING()
     }
-    let result
-    try {
-      result = presented.kind === 'bad'
-        ? { valid: false as const, reason: 'malformed' as const }
-        : await manager.verify(presented.key)
-    } catch (err) {
-      // 503s (store unreachable, hash queue full) are worth a retry soon.
-      if ((err as { statusCode?: number }).statusCode === 503) reply.header('retry-after', '1')
-      throw err
-    }
+    const result = presented.kind === 'bad'
+      ? MALFORMED
+      : await manager.verify(presented.key).catch((err: { statusCode?: number }) => {
+        // 503s (store unreachable, hash queue full) are worth a retry soon.
+        if (err.statusCode === 503) reply.header('retry-after', '1')
+        throw err
+      })
     if (!result.valid) {
       reply.header('www-authenticate', invalid)
       throw new FAILURES[result.reason]()

@@ -4,9 +4,9 @@ export type ApiKeyStatus = 'active' | 'revoked' | 'expired'
 export const STATUSES: readonly ApiKeyStatus[] = ['active', 'revoked', 'expired']
 
 // Revocation wins over expiry: a revoked key stays revoked whatever its date.
-export function keyStatus (key: Pick<ApiKeyRecord, 'revoked' | 'expiresAt'>, now: Date): ApiKeyStatus {
+export function keyStatus (key: Pick<ApiKeyRecord, 'revoked' | 'expiresAt'>, now: number): ApiKeyStatus {
   if (key.revoked) return 'revoked'
-  if (key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime()) return 'expired'
+  if (key.expiresAt !== null && key.expiresAt.getTime() <= now) return 'expired'
   return 'active'
 }
 

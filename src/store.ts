@@ -27,6 +27,9 @@ export interface ApiKeyDelegate {
   updateMany (args: any): PromiseLike<any>
 }
 
+/** The delegate methods the library calls. */
+export const DELEGATE_METHODS = ['create', 'findUnique', 'findMany', 'count', 'update', 'updateMany'] as const
+
 const OMIT_HASH = { hashedKey: true } as const
 
 // The unique-constraint code; every adapter maps its driver's error to it.

@@ -4,8 +4,8 @@ import type { Hasher } from './hasher.js'
 import { parseKey } from './key-format.js'
 import { Lru } from './lru.js'
 import type { CacheSettings } from './options.js'
-import type { Store } from './store.js'
-import type { ApiKeyRecord } from './store.js'
+import { keyStatus } from './status.js'
+import type { ApiKeyRecord, Store } from './store.js'
 
 export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'expired' | 'throttled'
 
@@ -19,8 +19,6 @@ interface Loaded<R> {
   hashedKey: string
   /** when this copy must be read again from the database (ms epoch) */
   staleAt: number
-  /** expiresAt in ms, or Infinity */
-  expiresAt: number
 }
 
 interface Failures {
@@ -128,11 +126,11 @@ export class Verifier<R extends ApiKeyRecord> {
   async verify (key: unknown): Promise<VerifyResult<R>> {
     const parsed = typeof key === 'string' ? parseKey(key, this.#brand, this.#pattern) : null
     if (parsed === null) return MALFORMED
+    const digest = digestOf(parsed.key)
     for (;;) {
       const epoch = this.#epoch
       const loaded = await this.#record(parsed.prefix)
       if (loaded === null) return UNKNOWN
-      const digest = digestOf(parsed.key)
       if (this.#verified.get(digest) !== loaded.hashedKey) {
         const result = await this.#check(parsed.prefix, parsed.key, digest, loaded)
         if (result !== null) return result
@@ -140,8 +138,8 @@ export class Verifier<R extends ApiKeyRecord> {
       // An invalidation (revoke, update) landed while this check was waiting:
       // read the key again rather than pass on the copy from before it.
       if (epoch !== this.#epoch) continue
-      if (loaded.record.revoked) return REVOKED
-      if (loaded.expiresAt <= Date.now()) return EXPIRED
+      const status = keyStatus(loaded.record, Date.now())
+      if (status !== 'active') return status === 'revoked' ? REVOKED : EXPIRED
       return { valid: true, apiKey: loaded.record }
     }
   }
@@ -175,8 +173,7 @@ export class Verifier<R extends ApiKeyRecord> {
     return {
       record: Object.freeze(record) as unknown as R,
       hashedKey,
-      staleAt: readAt + this.#ttl,
-      expiresAt: record.expiresAt === null ? Infinity : record.expiresAt.getTime()
+      staleAt: readAt + this.#ttl
     }
   }
 

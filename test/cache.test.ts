@@ -1,21 +1,12 @@
 import t from 'tap'
-import { createApiKeyManager, type ApiKeyDelegate, type ApiKeyManagerOptions } from '../src/index.ts'
+import { createApiKeyManager, type ApiKeyManagerOptions } from '../src/index.ts'
 import { Lru } from '../src/lru.ts'
 import { auth, buildApp, FAST_SCRYPT } from './helpers/app.ts'
 import { eachDatabase, type TestDatabase } from './helpers/databases.ts'
 import { wrongSecret } from './helpers/keys.ts'
+import { counted, withMethods } from './helpers/models.ts'
 
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
-
-// The real model, with every call counted.
-function counted (model: any): { model: ApiKeyDelegate, calls: Record<string, number> } {
-  const calls: Record<string, number> = {}
-  const wrapped = Object.fromEntries(['create', 'findUnique', 'findMany', 'count', 'update', 'updateMany'].map((name) => [name, async (args: unknown) => {
-    calls[name] = (calls[name] ?? 0) + 1
-    return await model[name](args)
-  }]))
-  return { model: wrapped as unknown as ApiKeyDelegate, calls }
-}
 
 function manager (db: TestDatabase, options: Partial<ApiKeyManagerOptions> = {}) {
   return createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, ...options })
@@ -73,14 +64,13 @@ eachDatabase(t, async (t, db) => {
     let release: () => void = () => {}
     let failing = true
     const real = db.prisma.apiKey as any
-    const model = {
-      ...Object.fromEntries(['create', 'findUnique', 'count', 'update', 'updateMany'].map((n) => [n, real[n].bind(real)])),
+    const model = withMethods(real, {
       findMany: async (args: unknown) => {
         if (failing) throw new Error('connection reset')
         await new Promise<void>((resolve) => { release = resolve })
         return await real.findMany(args)
       }
-    } as unknown as ApiKeyDelegate
+    })
     const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, cacheTtl: 100 })
     t.teardown(() => m.close())
     const { apiKey, key } = await m.create({ name: 'refresh trouble' })
@@ -233,10 +223,7 @@ eachDatabase(t, async (t, db) => {
 
   t.test('without a handler, a background write failure becomes a process warning', async (t) => {
     const real = db.prisma.apiKey as any
-    const broken = {
-      ...Object.fromEntries(['create', 'findUnique', 'findMany', 'count', 'update'].map((n) => [n, real[n].bind(real)])),
-      updateMany: async () => { throw new Error('disk full') }
-    } as unknown as ApiKeyDelegate
+    const broken = withMethods(real, { updateMany: async () => { throw new Error('disk full') } })
     const m = createApiKeyManager({ model: broken, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 1 })
     const warned = new Promise<Error>((resolve) => process.once('warning', resolve))
     const { key } = await m.create({ name: 'warned' })
@@ -286,13 +273,12 @@ eachDatabase(t, async (t, db) => {
   t.test('a failed lastUsedAt flush is retried, not dropped', async (t) => {
     let failures = 1
     const real = db.prisma.apiKey as any
-    const flaky = {
-      ...Object.fromEntries(['create', 'findUnique', 'findMany', 'count', 'update'].map((n) => [n, real[n].bind(real)])),
+    const flaky = withMethods(real, {
       updateMany: async (args: unknown) => {
         if (failures-- > 0) throw Object.assign(new Error('connection lost'), { code: 'ECONNRESET' })
         return await real.updateMany(args)
       }
-    } as unknown as ApiKeyDelegate
+    })
     const m = createApiKeyManager({ model: flaky, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 50 })
     const errors: unknown[] = []
     m.onBackgroundError = (err) => errors.push(err)

@@ -5,6 +5,7 @@ import apiKeyPlugin from '../src/index.ts'
 import { auth, FAST_SCRYPT } from './helpers/app.ts'
 import { openDatabase } from './helpers/databases.ts'
 import { wrongSecret } from './helpers/keys.ts'
+import { withMethods } from './helpers/models.ts'
 
 t.test('no secret reaches the logs, whatever the outcome', async (t) => {
   const db = await openDatabase('sqlite')
@@ -44,12 +45,9 @@ t.test('a failed background write is logged as a warning', async (t) => {
   const lines: string[] = []
   const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
   const real = db.prisma.apiKey as any
-  const model = {
-    ...Object.fromEntries(['create', 'findUnique', 'findMany', 'count', 'update'].map((n) => [n, real[n].bind(real)])),
-    updateMany: async () => { throw new Error('disk full') }
-  }
+  const model = withMethods(real, { updateMany: async () => { throw new Error('disk full') } })
   const app = Fastify({ logger: { level: 'warn', stream } })
-  await app.register(apiKeyPlugin, { model: model as any, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 1 })
+  await app.register(apiKeyPlugin, { model, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 1 })
   app.get('/protected', { config: { apiKey: true } }, async () => 'ok')
   const { key } = await app.apiKeys.create({ name: 'warned' })
   t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200)

@@ -1,8 +1,9 @@
 import t from 'tap'
-import { createApiKeyManager, type ApiKeyDelegate } from '../src/index.ts'
+import { createApiKeyManager } from '../src/index.ts'
 import { FAST_SCRYPT } from './helpers/app.ts'
 import { eachDatabase } from './helpers/databases.ts'
 import { unknownKey, wrongSecret } from './helpers/keys.ts'
+import { withMethods } from './helpers/models.ts'
 
 const DAY = 24 * 60 * 60 * 1000
 
@@ -133,8 +134,7 @@ eachDatabase(t, async (t, db) => {
     // The real model, except that before each of the first inserts another
     // writer takes the very prefix that was drawn, as a random collision
     // would: the database refuses the insert.
-    const colliding: ApiKeyDelegate = {
-      ...bind(db.prisma.apiKey),
+    const colliding = withMethods(db.prisma.apiKey, {
       create: async (args: { data: { prefix: string } }) => {
         if (squatted < limit) {
           squatted++
@@ -142,7 +142,7 @@ eachDatabase(t, async (t, db) => {
         }
         return await db.prisma.apiKey.create(args as any)
       }
-    }
+    })
     const local = createApiKeyManager({ model: colliding, scrypt: FAST_SCRYPT, hashThreads: 1 })
     t.teardown(() => local.close())
     const { apiKey, key } = await local.create({ name: 'after collisions' })
@@ -157,18 +157,12 @@ eachDatabase(t, async (t, db) => {
 
   t.test('a unique violation on another column is the caller\'s to see', async (t) => {
     const { apiKey: existing } = await manager.create({ name: 'existing' })
-    const failing: ApiKeyDelegate = {
-      ...bind(db.prisma.apiKey),
+    const failing = withMethods(db.prisma.apiKey, {
       // As if the user's model had another unique column that the new key repeats.
       create: async (args: { data: { id?: string } }) => await db.prisma.apiKey.create({ ...args, data: { ...args.data, id: existing.id } } as any)
-    }
+    })
     const local = createApiKeyManager({ model: failing, scrypt: FAST_SCRYPT, hashThreads: 1 })
     t.teardown(() => local.close())
     await t.rejects(local.create({ name: 'duplicate id' }), { code: 'P2002' })
   })
 })
-
-function bind (model: any): ApiKeyDelegate {
-  const methods = ['create', 'findUnique', 'findMany', 'count', 'update', 'updateMany'] as const
-  return Object.fromEntries(methods.map((m) => [m, model[m].bind(model)])) as unknown as ApiKeyDelegate
-}
