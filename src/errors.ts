@@ -14,8 +14,11 @@ export const errors = {
   // Only reported once the secret matched, so they disclose nothing to a guesser.
   REVOKED: createError('FST_API_KEY_REVOKED', 'API key has been revoked', 401),
   EXPIRED: createError('FST_API_KEY_EXPIRED', 'API key has expired', 401),
+  // The app's own `usable` rule refused it (e.g. its organization is deactivated).
+  UNUSABLE: createError('FST_API_KEY_UNUSABLE', 'API key cannot be used', 401),
 
   FORBIDDEN: createError('FST_API_KEY_FORBIDDEN', 'API key is not allowed to access this route', 403),
+  MISSING_SCOPE: createError('FST_API_KEY_MISSING_SCOPE', 'API key lacks the scope %s', 403),
   THROTTLED: createError('FST_API_KEY_THROTTLED', 'Too many failed attempts for this API key, try again later', 429),
   BUSY: createError('FST_API_KEY_BUSY', 'Too many API keys waiting to be checked, try again later', 503),
   UNAVAILABLE: createError('FST_API_KEY_UNAVAILABLE', 'API key store is unavailable, try again later', 503),
@@ -29,6 +32,8 @@ export const errors = {
   NAME_REQUIRED: createError('FST_API_KEY_NAME_REQUIRED', 'An API key needs a non-empty name', 400, TypeError),
   NOT_FOUND: createError('FST_API_KEY_NOT_FOUND', 'No API key with id %s', 404),
   UNREVOKE: createError('FST_API_KEY_UNREVOKE', 'Revocation is permanent: API key %s cannot be un-revoked, create a new key instead', 409),
+  NOT_ROTATABLE: createError('FST_API_KEY_NOT_ROTATABLE', 'API key %s is revoked: it cannot be rotated, create a new key instead', 409),
+  ROTATE_CONFLICT: createError('FST_API_KEY_ROTATE_CONFLICT', 'API key %s kept changing during rotation (%s attempts): try again', 409),
   PREFIX_EXHAUSTED: createError('FST_API_KEY_PREFIX_EXHAUSTED', 'Could not find a free key prefix after %s attempts', 500)
 } as const
 

@@ -42,8 +42,8 @@ export function withChecksum (body: string): string {
   return body + checksum(body)
 }
 
-export function generateKey (brand: string): ParsedKey {
-  const prefix = randomBase62(PREFIX_LENGTH)
+/** A new key; with `prefix`, a new secret for an existing key (rotation). */
+export function generateKey (brand: string, prefix = randomBase62(PREFIX_LENGTH)): ParsedKey {
   return { prefix, key: withChecksum(`${brand}${prefix}.${randomBase62(SECRET_LENGTH)}`) }
 }
 

@@ -3,6 +3,7 @@ import { Hasher } from './hasher.js'
 import { generateKey, keyPattern } from './key-format.js'
 import { LastUsedWriter } from './last-used.js'
 import { isPlainObject, normalizeManagerOptions, type ApiKeyManagerOptions, type ManagerSettings } from './options.js'
+import { serializeScopes, type GrantableScope } from './scopes.js'
 import { keyStatus, STATUSES, statusWhere, type ApiKeyStatus } from './status.js'
 import { isUniqueViolation, Store, type ApiKeyRecord } from './store.js'
 import { Verifier, type VerifyResult } from './verifier.js'
@@ -12,8 +13,15 @@ export type { VerifyFailure, VerifyResult } from './verifier.js'
 export interface CreateInput {
   name: string
   expiresAt?: Date | null
+  /** What the key may do (docs/scopes.md); none by default. */
+  scopes?: GrantableScope[]
   /** Extra columns of a custom model (e.g. organizationId). */
   [field: string]: unknown
+}
+
+export interface RotateInput {
+  /** How long (ms) the replaced secret keeps working; 0 (the default) ends it at once. */
+  gracePeriod?: number
 }
 
 export interface ListInput {
@@ -34,6 +42,8 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
   list (input?: ListInput): Promise<{ items: R[], total: number }>
   update (id: string, data: Record<string, unknown>): Promise<R>
   revoke (id: string): Promise<R>
+  /** A new secret for the same key, shown once; the old one works for gracePeriod ms more. */
+  rotate (id: string, input?: RotateInput): Promise<{ apiKey: R, key: string }>
   status (apiKey: R): ApiKeyStatus
   /** Writes pending lastUsedAt marks now (close() does it too). */
   flush (): Promise<void>
@@ -44,8 +54,11 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
 }
 
 // Columns the library owns: a caller may not set them through create/update.
-const RESERVED = ['id', 'prefix', 'hashedKey', 'createdAt', 'lastUsedAt']
+const RESERVED = ['id', 'prefix', 'hashedKey', 'previousHashedKey', 'previousKeyExpiresAt', 'createdAt', 'lastUsedAt']
 const PREFIX_ATTEMPTS = 5
+// Concurrent rotations of one key: each retry starts from the hash that won.
+const ROTATE_ATTEMPTS = 5
+const YEAR = 365 * 24 * 60 * 60 * 1000
 
 function badArgument (name: string, message: string): never {
   throw new errors.INVALID_ARGUMENT(name, message)
@@ -55,7 +68,8 @@ function checkId (id: unknown): asserts id is string {
   if (typeof id !== 'string' || id === '') badArgument('id', 'expected a non-empty string')
 }
 
-function checkFields (data: Record<string, unknown>): void {
+// Validates the library's columns in create/update input; returns the data to write.
+function checkFields (data: Record<string, unknown>): Record<string, unknown> {
   for (const field of RESERVED) {
     if (field in data) badArgument(field, 'is set by the library and cannot be given')
   }
@@ -64,6 +78,14 @@ function checkFields (data: Record<string, unknown>): void {
   if (expiresAt !== undefined && expiresAt !== null && !(expiresAt instanceof Date && !Number.isNaN(expiresAt.getTime()))) {
     badArgument('expiresAt', 'expected a valid Date or null')
   }
+  const changes = { ...data }
+  if (typeof changes.name === 'string') changes.name = changes.name.trim()
+  if (data.scopes !== undefined) {
+    const scopes = serializeScopes(data.scopes)
+    if ('problem' in scopes) badArgument('scopes', scopes.problem)
+    changes.scopes = scopes.value
+  }
+  return changes
 }
 
 export function createApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> (options: ApiKeyManagerOptions): ApiKeyManager<R> {
@@ -71,15 +93,21 @@ export function createApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> (opti
 }
 
 export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: ManagerSettings): ApiKeyManager<R> {
-  const store = new Store<R>(settings.model)
+  const store = new Store<R>(settings.model, settings.include)
   const hasher = new Hasher(settings.scrypt, settings.hashThreads, settings.hashQueue)
   const { brand } = settings
   const pattern = keyPattern(brand)
   const reportError = (err: unknown): void => manager.onBackgroundError(err)
-  const verifier: Verifier<R> = new Verifier<R>(store, hasher, brand, pattern, settings.cache, (record, from, key) => {
-    hasher.hash(key)
-      .then(async (to) => await store.replaceHash(record.id, from, to))
-      .then(() => verifier.invalidate(record.prefix), reportError)
+  const verifier: Verifier<R> = new Verifier<R>(store, hasher, {
+    brand,
+    pattern,
+    cache: settings.cache,
+    usable: settings.usable as ((apiKey: R) => boolean) | null,
+    onRehash: (record, from, key) => {
+      hasher.hash(key)
+        .then(async (to) => await store.replaceHash(record.id, from, to))
+        .then(() => verifier.invalidate(record.prefix), reportError)
+    }
   })
   const lastUsed = new LastUsedWriter(store, settings.lastUsedInterval, reportError)
 
@@ -87,13 +115,12 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     if (!isPlainObject(input)) badArgument('input', 'expected an object such as { name }')
     if (input.name === undefined) throw new errors.NAME_REQUIRED()
     if (input.revoked !== undefined) badArgument('revoked', 'a new key cannot be created revoked')
-    checkFields(input)
-    const name = input.name.trim()
+    const data = checkFields(input)
     for (let attempt = 0; attempt < PREFIX_ATTEMPTS; attempt++) {
       const { prefix, key } = generateKey(brand)
       const hashedKey = await hasher.hash(key)
       try {
-        const apiKey = await store.create({ ...input, name, expiresAt: input.expiresAt ?? null, prefix, hashedKey })
+        const apiKey = await store.create({ ...data, expiresAt: input.expiresAt ?? null, prefix, hashedKey })
         return { apiKey, key }
       } catch (err) {
         // Another key took this prefix (2^-47 per pair): draw again. A unique
@@ -129,10 +156,8 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   async function update (id: string, data: Record<string, unknown>): Promise<R> {
     checkId(id)
     if (!isPlainObject(data)) badArgument('data', 'expected an object')
-    checkFields(data)
+    const changes = checkFields(data)
     if (data.revoked !== undefined && typeof data.revoked !== 'boolean') badArgument('revoked', 'expected a boolean')
-    const changes = { ...data }
-    if (typeof changes.name === 'string') changes.name = changes.name.trim()
     if (changes.revoked === false) {
       // Never written: revoked is only ever set to true, so there is no race
       // in which this call could bring a key back.
@@ -146,6 +171,31 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     return updated
   }
 
+  async function rotate (id: string, input: RotateInput = {}): Promise<{ apiKey: R, key: string }> {
+    checkId(id)
+    if (!isPlainObject(input)) badArgument('input', 'expected an object such as { gracePeriod: 3600000 }')
+    const { gracePeriod = 0 } = input
+    if (!Number.isInteger(gracePeriod) || gracePeriod < 0 || gracePeriod > YEAR) {
+      badArgument('gracePeriod', `expected milliseconds, an integer from 0 to ${YEAR} (a year)`)
+    }
+    for (let attempt = 0; attempt < ROTATE_ATTEMPTS; attempt++) {
+      const current = await store.secretOf(id)
+      if (current === null) throw new errors.NOT_FOUND(id)
+      if (current.revoked) throw new errors.NOT_ROTATABLE(id)
+      const { prefix } = current
+      const { key } = generateKey(brand, prefix)
+      const hashedKey = await hasher.hash(key)
+      if (await store.rotate(id, current.hashedKey, hashedKey, new Date(Date.now() + gracePeriod))) {
+        verifier.invalidate(prefix)
+        const apiKey = await store.get({ id })
+        // Deleted between the two statements: the new key exists nowhere.
+        if (apiKey === null) throw new errors.NOT_FOUND(id)
+        return { apiKey, key }
+      }
+    }
+    throw new errors.ROTATE_CONFLICT(id, ROTATE_ATTEMPTS)
+  }
+
   const manager: ApiKeyManager<R> = {
     keyPattern: pattern,
     create,
@@ -154,6 +204,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     list,
     update,
     revoke: async (id) => await update(id, { revoked: true }),
+    rotate,
     status: (apiKey) => keyStatus(apiKey, Date.now()),
     flush: async () => await lastUsed.flush(),
     close: async () => {

@@ -3,7 +3,8 @@ import { errors } from './errors.js'
 import { paramsError, type ScryptParams } from './hash-format.js'
 import { BRAND_PATTERN } from './key-format.js'
 import type { GetKey } from './credentials.js'
-import { DELEGATE_METHODS, type ApiKeyDelegate } from './store.js'
+import { DELEGATE_METHODS, type ApiKeyDelegate, type ApiKeyRecord } from './store.js'
+import type { UsableCheck } from './verifier.js'
 
 export interface ApiKeyManagerOptions {
   /** A Prisma model delegate, e.g. `prisma.apiKey`. */
@@ -28,6 +29,10 @@ export interface ApiKeyManagerOptions {
   throttleDelay?: number
   /** lastUsedAt is written at most once per key per interval (ms); 0 never writes it. */
   lastUsedInterval?: number
+  /** Relations read with every key, in the same query (Prisma `include`, e.g. `{ organization: true }`). */
+  include?: Record<string, unknown>
+  /** The app's own rule: a key it returns false for is refused (401 FST_API_KEY_UNUSABLE). */
+  usable?: UsableCheck<any>
 }
 
 export interface CacheSettings {
@@ -46,6 +51,8 @@ export interface ManagerSettings {
   hashQueue: number
   cache: CacheSettings
   lastUsedInterval: number
+  include: Record<string, unknown> | undefined
+  usable: UsableCheck<ApiKeyRecord> | null
 }
 
 // N = 2^12, r = 8, p = 1: 4 MiB and ~30 ms per hash. Keys are 190-bit random
@@ -68,7 +75,7 @@ export function checkKnown (opts: Record<string, unknown>, known: readonly strin
 
 export const MANAGER_OPTIONS = [
   'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
-  'throttleDelay', 'lastUsedInterval'
+  'throttleDelay', 'lastUsedInterval', 'include', 'usable'
 ] as const
 
 export const DEFAULTS = {
@@ -113,6 +120,10 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
   checkKnown(scrypt, ['ln', 'r', 'p'], (name, message) => fail(`scrypt.${name}`, message))
   const problem = paramsError(scrypt)
   if (problem !== null) fail('scrypt', problem)
+  if (o.include !== undefined && (!isPlainObject(o.include) || Object.keys(o.include as object).length === 0)) {
+    fail('include', 'expected a Prisma include object such as { organization: true }')
+  }
+  if (o.usable !== undefined && typeof o.usable !== 'function') fail('usable', 'expected a function (apiKey) => boolean')
   return {
     model,
     brand,
@@ -126,7 +137,9 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
       failureWindow: integer(o, 'failureWindow', 1, DAY),
       throttleDelay: integer(o, 'throttleDelay', 0, 60_000)
     },
-    lastUsedInterval: integer(o, 'lastUsedInterval', 0, DAY)
+    lastUsedInterval: integer(o, 'lastUsedInterval', 0, DAY),
+    include: o.include as Record<string, unknown> | undefined,
+    usable: (o.usable as UsableCheck<ApiKeyRecord> | undefined) ?? null
   }
 }
 
@@ -143,6 +156,13 @@ export interface ApiKeyPluginOptions extends ApiKeyManagerOptions {
   hook?: HookName
   /** The realm in `WWW-Authenticate` (default none). */
   realm?: string
+  /**
+   * Names this registration (default `apiKey`): the request property, the route
+   * config key, `fastify.<name>s` (the manager) and `fastify.verify<Name>`.
+   */
+  decorator?: string
+  /** Documents protected routes under this OpenAPI security scheme (with @fastify/swagger; docs/recipes.md). */
+  securityScheme?: string
 }
 
 export interface PluginSettings {
@@ -152,20 +172,29 @@ export interface PluginSettings {
   getKey: GetKey | null
   hook: HookName
   challenge: string
+  decorator: string
+  securityScheme: string | null
 }
 
-const PLUGIN_OPTIONS = [...MANAGER_OPTIONS, 'header', 'keyword', 'getKey', 'hook', 'realm'] as const
+const PLUGIN_OPTIONS = [...MANAGER_OPTIONS, 'header', 'keyword', 'getKey', 'hook', 'realm', 'decorator', 'securityScheme'] as const
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
-export function normalizePluginOptions (opts: unknown): PluginSettings {
-  const manager = normalizeManagerOptions(opts, PLUGIN_OPTIONS)
-  const o = opts as ApiKeyPluginOptions
+/** Where the key travels: the header (lower case) and the scheme before the key, if any. */
+export function headerOptions (o: Pick<ApiKeyPluginOptions, 'header' | 'keyword'>): { header: string, keyword: string | null } {
   const header = o.header ?? 'authorization'
   if (typeof header !== 'string' || !TOKEN.test(header)) fail('header', 'expected a header name such as x-api-key')
   const keyword = o.keyword === undefined ? (header.toLowerCase() === 'authorization' ? 'Api-Key' : null) : o.keyword
   if (keyword !== null && (typeof keyword !== 'string' || !TOKEN.test(keyword))) {
     fail('keyword', 'expected an authentication scheme such as Api-Key (letters, digits and -._~+ only), or null')
   }
+  return { header: header.toLowerCase(), keyword }
+}
+
+export function normalizePluginOptions (opts: unknown): PluginSettings {
+  const manager = normalizeManagerOptions(opts, PLUGIN_OPTIONS)
+  const o = opts as ApiKeyPluginOptions
+  const { header, keyword } = headerOptions(o)
   if (o.getKey !== undefined && typeof o.getKey !== 'function') fail('getKey', 'expected a function (request) => string | undefined')
   if (o.getKey !== undefined && (o.header !== undefined || o.keyword !== undefined)) {
     fail('getKey', 'replaces header and keyword: give one or the others')
@@ -175,13 +204,20 @@ export function normalizePluginOptions (opts: unknown): PluginSettings {
   if (o.realm !== undefined && (typeof o.realm !== 'string' || /["\\\r\n]/.test(o.realm))) {
     fail('realm', 'expected a string without quotes, backslashes or line breaks')
   }
+  const decorator = o.decorator ?? 'apiKey'
+  if (typeof decorator !== 'string' || !IDENTIFIER.test(decorator)) fail('decorator', 'expected a JavaScript identifier such as partnerKey')
+  if (o.securityScheme !== undefined && (typeof o.securityScheme !== 'string' || o.securityScheme === '')) {
+    fail('securityScheme', 'expected the name of a security scheme in your OpenAPI components, such as apiKey')
+  }
   const scheme = keyword ?? 'Api-Key'
   return {
     manager,
-    header: header.toLowerCase(),
+    header,
     keyword,
     getKey: o.getKey ?? null,
     hook,
-    challenge: o.realm === undefined ? scheme : `${scheme} realm="${o.realm}"`
+    challenge: o.realm === undefined ? scheme : `${scheme} realm="${o.realm}"`,
+    decorator,
+    securityScheme: o.securityScheme ?? null
   }
 }

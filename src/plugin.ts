@@ -5,7 +5,11 @@ import { errors } from './errors.js'
 import { buildManager, type ApiKeyManager, type VerifyFailure } from './manager.js'
 import { normalizePluginOptions, type ApiKeyPluginOptions, type PluginSettings } from './options.js'
 import { readRouteConfig, REQUIRED, type RouteSettings } from './route-config.js'
+import { missingScope, type ApiKeyTypes } from './scopes.js'
 import type { ApiKeyRecord } from './store.js'
+
+/** request.apiKey's type: `ApiKeyTypes['record']` when the app declares it (docs/custom-models.md). */
+export type RegisteredApiKey = ApiKeyTypes extends { record: infer R extends ApiKeyRecord } ? R : ApiKeyRecord
 
 const FAILURES: Record<VerifyFailure, new () => Error> = {
   malformed: errors.MALFORMED,
@@ -13,15 +17,17 @@ const FAILURES: Record<VerifyFailure, new () => Error> = {
   wrong_secret: errors.WRONG_SECRET,
   revoked: errors.REVOKED,
   expired: errors.EXPIRED,
+  unusable: errors.UNUSABLE,
   throttled: errors.THROTTLED
 }
 
 const MALFORMED = Object.freeze({ valid: false, reason: 'malformed' } as const)
 
 type Authenticate = (request: FastifyRequest, reply: FastifyReply, route: RouteSettings) => Promise<void>
+type Bindable = FastifyRequest['log'] & { setBindings?: (bindings: Record<string, unknown>) => void }
 
 function createAuthenticate (settings: PluginSettings, manager: ApiKeyManager): Authenticate {
-  const { getKey, header, keyword } = settings
+  const { getKey, header, keyword, decorator } = settings
   const present = getKey === null
     ? (request: FastifyRequest): Presented => fromHeader(request.headers[header], keyword)
     : (request: FastifyRequest): Presented => fromCustom(getKey(request))
@@ -46,8 +52,18 @@ function createAuthenticate (settings: PluginSettings, manager: ApiKeyManager): 
       reply.header('www-authenticate', invalid)
       throw new FAILURES[result.reason]()
     }
-    request.apiKey = result.apiKey
-    if (route.authorize !== null && (await route.authorize(result.apiKey, request)) !== true) {
+    const { apiKey } = result
+    ;(request as unknown as Record<string, unknown>)[decorator] = apiKey
+    // Every later log line of this request (including Fastify's "request
+    // completed") says which key made it. request.log is the request's own
+    // child logger; loggers without setBindings (logging disabled) are left be.
+    const log = request.log as Bindable
+    if (typeof log.setBindings === 'function') log.setBindings({ [decorator]: { id: apiKey.id, prefix: apiKey.prefix } })
+    if (route.scopes.length > 0) {
+      const scope = missingScope(apiKey, route.scopes)
+      if (scope !== null) throw new errors.MISSING_SCOPE(scope)
+    }
+    if (route.authorize !== null && (await route.authorize(apiKey, request)) !== true) {
       throw new errors.FORBIDDEN()
     }
   }
@@ -59,23 +75,36 @@ function addHook (route: RouteOptions, name: PluginSettings['hook'], hook: (requ
   route[name] = [hook, ...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing])] as any
 }
 
+// For @fastify/swagger: the route's security requirement, with its scopes; an
+// optional route also accepts no credentials at all (`{}`). A route that
+// states its own security keeps it.
+function document (route: RouteOptions, scheme: string, config: RouteSettings): void {
+  const schema = (route.schema ?? {}) as Record<string, unknown>
+  if (schema.security !== undefined) return
+  const requirement = { [scheme]: [...config.scopes] }
+  route.schema = { ...schema, security: config.optional ? [{}, requirement] : [requirement] } as RouteOptions['schema']
+}
+
 async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOptions): Promise<void> {
   const settings = normalizePluginOptions(options)
+  const { decorator, securityScheme } = settings
   const manager = buildManager(settings.manager)
   const authenticate = createAuthenticate(settings, manager)
   manager.onBackgroundError = (err) => fastify.log.warn({ err }, 'fastify-prisma-api-key: a background write failed, it will be retried')
 
-  fastify.decorate('apiKeys', manager)
-  fastify.decorateRequest('apiKey', null)
+  // apiKey -> fastify.apiKeys, request.apiKey, fastify.verifyApiKey, config.apiKey.
+  fastify.decorate(`${decorator}s`, manager)
+  fastify.decorateRequest(decorator, null)
   // For @fastify/auth and hand-written hooks: the check a required route runs.
-  fastify.decorate('verifyApiKey', async function verifyApiKey (request: FastifyRequest, reply: FastifyReply) {
+  fastify.decorate(`verify${decorator[0].toUpperCase()}${decorator.slice(1)}`, async function verifyApiKey (request: FastifyRequest, reply: FastifyReply) {
     await authenticate(request, reply, REQUIRED)
   })
 
   fastify.addHook('onRoute', (route) => {
-    const config = readRouteConfig(route.config?.apiKey, `${String(route.method)} ${route.url}`)
+    const config = readRouteConfig((route.config as Record<string, unknown> | undefined)?.[decorator], `${String(route.method)} ${route.url}`)
     if (config === null) return
     addHook(route, settings.hook, async (request, reply) => await authenticate(request, reply, config))
+    if (securityScheme !== null) document(route, securityScheme, config)
   })
 
   // A last lastUsedAt flush that fails is logged: it must not keep the app from closing.
@@ -86,15 +115,17 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
 
 export default fp(apiKeyPlugin, { fastify: '5.x', name: 'fastify-prisma-api-key' })
 
+// The default registration's names; other decorators are declared by the app
+// the same way (docs/custom-models.md).
 declare module 'fastify' {
   interface FastifyInstance {
-    apiKeys: ApiKeyManager
+    apiKeys: ApiKeyManager<RegisteredApiKey>
     verifyApiKey: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
   }
   interface FastifyRequest {
-    apiKey: ApiKeyRecord | null
+    apiKey: RegisteredApiKey | null
   }
   interface FastifyContextConfig {
-    apiKey?: import('./route-config.js').ApiKeyRouteConfig
+    apiKey?: import('./route-config.js').ApiKeyRouteConfig<RegisteredApiKey>
   }
 }

@@ -1,23 +1,27 @@
 import type { FastifyRequest } from 'fastify'
 import { errors } from './errors.js'
+import { isScopeName, type ApiKeyScope } from './scopes.js'
 import type { ApiKeyRecord } from './store.js'
 
 export interface ApiKeyRouteOptions<R extends ApiKeyRecord = ApiKeyRecord> {
   /** No key is fine (request.apiKey stays null); a presented bad key is still a 401. */
   optional?: boolean
+  /** Scopes the key must have, all of them; a key that lacks one gets 403 FST_API_KEY_MISSING_SCOPE. */
+  scopes?: readonly ApiKeyScope[]
   /** The route's own permission check; anything but `true` is a 403. */
   authorize?: (apiKey: R, request: FastifyRequest) => boolean | Promise<boolean>
 }
 
-export type ApiKeyRouteConfig = boolean | ApiKeyRouteOptions
+export type ApiKeyRouteConfig<R extends ApiKeyRecord = ApiKeyRecord> = boolean | ApiKeyRouteOptions<R>
 
 export interface RouteSettings {
   optional: boolean
-  authorize: NonNullable<ApiKeyRouteOptions['authorize']> | null
+  scopes: readonly string[]
+  authorize: NonNullable<ApiKeyRouteOptions<any>['authorize']> | null
 }
 
-export const REQUIRED: RouteSettings = Object.freeze({ optional: false, authorize: null })
-const KNOWN = ['optional', 'authorize']
+export const REQUIRED: RouteSettings = Object.freeze({ optional: false, scopes: Object.freeze([]), authorize: null })
+const KNOWN = ['optional', 'scopes', 'authorize']
 
 // Read once per route, when it is added: a bad value stops the app at startup
 // instead of failing (or, worse, passing) on the first request.
@@ -26,16 +30,22 @@ export function readRouteConfig (value: unknown, route: string): RouteSettings |
   if (value === true) return REQUIRED
   const fail = (message: string): never => { throw new errors.INVALID_ROUTE_CONFIG(route, message) }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return fail('expected true, false or an object { optional, authorize }')
+    return fail('expected true, false or an object { optional, scopes, authorize }')
   }
   const config = value as Record<string, unknown>
   for (const name of Object.keys(config)) {
     if (!KNOWN.includes(name)) fail(`unknown option ${name}, expected one of ${KNOWN.join(', ')}`)
   }
   if (config.optional !== undefined && typeof config.optional !== 'boolean') fail('optional must be a boolean')
+  const { scopes = [] } = config
+  if (!Array.isArray(scopes)) fail('scopes must be an array of scope names such as ["orders:read"]')
+  const bad = (scopes as unknown[]).find((scope) => !isScopeName(scope))
+  // A route names exact scopes; wildcards are for keys.
+  if (bad !== undefined) fail(`${JSON.stringify(bad)} is not a scope name: use words of A-Z a-z 0-9 _ . - joined by colons`)
   if (config.authorize !== undefined && typeof config.authorize !== 'function') fail('authorize must be a function')
   return {
     optional: config.optional === true,
+    scopes: Object.freeze([...(scopes as string[])]),
     authorize: (config.authorize as RouteSettings['authorize']) ?? null
   }
 }

@@ -9,10 +9,16 @@ export interface ApiKeyRecord {
   expiresAt: Date | null
   createdAt: Date
   lastUsedAt: Date | null
+  /** Space-separated, e.g. `orders:read orders:*` (docs/scopes.md). */
+  scopes: string
+  /** Until when the secret replaced by the last rotation still works. */
+  previousKeyExpiresAt: Date | null
 }
 
-export interface StoredApiKey extends ApiKeyRecord {
+/** A row as the verifier reads it: with its hashes. */
+export type StoredApiKey<R extends ApiKeyRecord = ApiKeyRecord> = R & {
   hashedKey: string
+  previousHashedKey: string | null
 }
 
 // Typed structurally, as Prisma's delegates (`prisma.apiKey`) are generic in
@@ -30,7 +36,7 @@ export interface ApiKeyDelegate {
 /** The delegate methods the library calls. */
 export const DELEGATE_METHODS = ['create', 'findUnique', 'findMany', 'count', 'update', 'updateMany'] as const
 
-const OMIT_HASH = { hashedKey: true } as const
+const OMIT_HASH = { hashedKey: true, previousHashedKey: true } as const
 
 // The unique-constraint code; every adapter maps its driver's error to it.
 export function isUniqueViolation (err: unknown): boolean {
@@ -60,32 +66,37 @@ function translate (err: unknown): never {
 // except through findByPrefix(es), which the verifier needs.
 export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   readonly #model: ApiKeyDelegate
+  // The relations every read returns (the `include` option), in the same query.
+  readonly #include: object | undefined
+  readonly #public: { omit: typeof OMIT_HASH, include?: object }
 
-  constructor (model: ApiKeyDelegate) {
+  constructor (model: ApiKeyDelegate, include?: object) {
     this.#model = model
+    this.#include = include
+    this.#public = include === undefined ? { omit: OMIT_HASH } : { omit: OMIT_HASH, include }
   }
 
   async create (data: Record<string, unknown>): Promise<R> {
     try {
-      return await this.#model.create({ data, omit: OMIT_HASH })
+      return await this.#model.create({ data, ...this.#public })
     } catch (err) {
       if (isUniqueViolation(err)) throw err
       return translate(err)
     }
   }
 
-  async findByPrefix (prefix: string): Promise<(R & { hashedKey: string }) | null> {
+  async findByPrefix (prefix: string): Promise<StoredApiKey<R> | null> {
     try {
-      return await this.#model.findUnique({ where: { prefix } })
+      return await this.#model.findUnique({ where: { prefix }, include: this.#include })
     } catch (err) {
       throw new errors.UNAVAILABLE({ cause: err })
     }
   }
 
   /** Rows for many prefixes in one query (the verifier's background refresh). */
-  async findByPrefixes (prefixes: string[]): Promise<Array<R & { hashedKey: string }>> {
+  async findByPrefixes (prefixes: string[]): Promise<Array<StoredApiKey<R>>> {
     try {
-      return await this.#model.findMany({ where: { prefix: { in: prefixes } } })
+      return await this.#model.findMany({ where: { prefix: { in: prefixes } }, include: this.#include })
     } catch (err) {
       throw new errors.UNAVAILABLE({ cause: err })
     }
@@ -97,7 +108,7 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
 
   async get (where: { id: string } | { prefix: string }): Promise<R | null> {
     try {
-      return await this.#model.findUnique({ where, omit: OMIT_HASH })
+      return await this.#model.findUnique({ where, ...this.#public })
     } catch (err) {
       return translate(err)
     }
@@ -106,7 +117,7 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   async list (where: object, take: number, skip: number): Promise<{ items: R[], total: number }> {
     try {
       const [items, total] = await Promise.all([
-        this.#model.findMany({ where, take, skip, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], omit: OMIT_HASH }),
+        this.#model.findMany({ where, take, skip, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], ...this.#public }),
         this.#model.count({ where })
       ])
       return { items, total }
@@ -118,9 +129,34 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   /** Updates one key; null when no key has that id. */
   async update (id: string, data: Record<string, unknown>): Promise<R | null> {
     try {
-      return await this.#model.update({ where: { id }, data, omit: OMIT_HASH })
+      return await this.#model.update({ where: { id }, data, ...this.#public })
     } catch (err) {
       if ((err as { code?: unknown })?.code === 'P2025') return null
+      return translate(err)
+    }
+  }
+
+  /** What a rotation starts from; null when no key has that id. */
+  async secretOf (id: string): Promise<{ prefix: string, hashedKey: string, revoked: boolean } | null> {
+    try {
+      return await this.#model.findUnique({ where: { id }, select: { prefix: true, hashedKey: true, revoked: true } })
+    } catch (err) {
+      return translate(err)
+    }
+  }
+
+  /**
+   * Puts a new hash in place of `from`, which stays valid until `until`.
+   * Compare-and-set: false when the key was rotated or revoked meanwhile.
+   */
+  async rotate (id: string, from: string, to: string, until: Date): Promise<boolean> {
+    try {
+      const { count } = await this.#model.updateMany({
+        where: { id, hashedKey: from, revoked: false },
+        data: { hashedKey: to, previousHashedKey: from, previousKeyExpiresAt: until }
+      })
+      return count === 1
+    } catch (err) {
       return translate(err)
     }
   }

@@ -5,9 +5,21 @@ import { parseKey } from './key-format.js'
 import { Lru } from './lru.js'
 import type { CacheSettings } from './options.js'
 import { keyStatus } from './status.js'
-import type { ApiKeyRecord, Store } from './store.js'
+import type { ApiKeyRecord, Store, StoredApiKey } from './store.js'
 
-export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'expired' | 'throttled'
+export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'expired' | 'unusable' | 'throttled'
+
+/** The app's own rule on top of revoked/expired (the `usable` option). */
+export type UsableCheck<R extends ApiKeyRecord = ApiKeyRecord> = (apiKey: R) => boolean
+
+export interface VerifierSettings<R extends ApiKeyRecord> {
+  brand: string
+  pattern: RegExp
+  cache: CacheSettings
+  usable: UsableCheck<R> | null
+  /** upgrades a stored hash to the current parameters, off the request path */
+  onRehash: (record: R, hashedKey: string, key: string) => void
+}
 
 export type VerifyResult<R extends ApiKeyRecord = ApiKeyRecord> =
   | { valid: true, apiKey: R }
@@ -17,6 +29,10 @@ interface Loaded<R> {
   /** frozen, without its hash: what request.apiKey and handlers see */
   record: R
   hashedKey: string
+  /** the secret a rotation replaced, while it still works */
+  previousHashedKey: string | null
+  previousUntil: number
+  readAt: number
   /** when this copy must be read again from the database (ms epoch) */
   staleAt: number
 }
@@ -32,6 +48,7 @@ const WRONG = Object.freeze({ valid: false, reason: 'wrong_secret' }) as { valid
 const THROTTLED = Object.freeze({ valid: false, reason: 'throttled' }) as { valid: false, reason: 'throttled' }
 const REVOKED = Object.freeze({ valid: false, reason: 'revoked' }) as { valid: false, reason: 'revoked' }
 const EXPIRED = Object.freeze({ valid: false, reason: 'expired' }) as { valid: false, reason: 'expired' }
+const UNUSABLE = Object.freeze({ valid: false, reason: 'unusable' }) as { valid: false, reason: 'unusable' }
 
 const REFRESH_BATCH = 500
 
@@ -45,12 +62,15 @@ const digestOf = (key: string): string => createHash('sha256').update(key).diges
  *   only while that hash is still the stored one, so a rotation or re-hash
  *   forces a real check, and a wrong secret (another digest) never hits.
  * Both are bounded LRUs; concurrent misses share one query and one hash.
+ * During a rotation's grace period the replaced secret matches too, until
+ * previousUntil, checked on every request.
  */
 export class Verifier<R extends ApiKeyRecord> {
   readonly #store: Store<R>
   readonly #hasher: Hasher
   readonly #brand: string
   readonly #pattern: RegExp
+  readonly #usable: UsableCheck<R> | null
   readonly #ttl: number
   readonly #maxFailures: number
   readonly #failureWindow: number
@@ -64,15 +84,15 @@ export class Verifier<R extends ApiKeyRecord> {
   // revocation returned cannot pass on that copy (see verify).
   #epoch = 0
   #refresher: NodeJS.Timeout | null = null
-  /** upgrades a stored hash to the current parameters, off the request path */
-  readonly #onRehash: (record: R, hashedKey: string, key: string) => void
+  readonly #onRehash: VerifierSettings<R>['onRehash']
 
-  constructor (store: Store<R>, hasher: Hasher, brand: string, pattern: RegExp, cache: CacheSettings, onRehash: (record: R, hashedKey: string, key: string) => void) {
+  constructor (store: Store<R>, hasher: Hasher, { brand, pattern, cache, usable, onRehash }: VerifierSettings<R>) {
     this.#onRehash = onRehash
     this.#store = store
     this.#hasher = hasher
     this.#brand = brand
     this.#pattern = pattern
+    this.#usable = usable
     this.#ttl = cache.ttl
     this.#maxFailures = cache.maxFailures
     this.#failureWindow = cache.failureWindow
@@ -127,12 +147,23 @@ export class Verifier<R extends ApiKeyRecord> {
     const parsed = typeof key === 'string' ? parseKey(key, this.#brand, this.#pattern) : null
     if (parsed === null) return MALFORMED
     const digest = digestOf(parsed.key)
+    let checked: Loaded<R> | null = null
     for (;;) {
       const epoch = this.#epoch
+      const started = Date.now()
       const loaded = await this.#record(parsed.prefix)
       if (loaded === null) return UNKNOWN
-      if (this.#verified.get(digest) !== loaded.hashedKey) {
+      if (!this.#known(digest, loaded, Date.now())) {
+        // Checked against this very row already: the retry below found nothing new.
+        if (checked !== null && sameHashes(checked, loaded)) return WRONG
         const result = await this.#check(parsed.prefix, parsed.key, digest, loaded)
+        if (result === WRONG && checked === null && loaded.readAt < started) {
+          // A cached copy may predate a rotation on another instance: read
+          // the row once more before calling a new secret wrong.
+          checked = loaded
+          this.#records.delete(parsed.prefix)
+          continue
+        }
         if (result !== null) return result
       }
       // An invalidation (revoke, update) landed while this check was waiting:
@@ -140,8 +171,16 @@ export class Verifier<R extends ApiKeyRecord> {
       if (epoch !== this.#epoch) continue
       const status = keyStatus(loaded.record, Date.now())
       if (status !== 'active') return status === 'revoked' ? REVOKED : EXPIRED
+      if (this.#usable !== null && !this.#usable(loaded.record)) return UNUSABLE
       return { valid: true, apiKey: loaded.record }
     }
+  }
+
+  /** Whether this presented key matched one of the row's current secrets before. */
+  #known (digest: string, loaded: Loaded<R>, now: number): boolean {
+    const matched = this.#verified.get(digest)
+    if (matched === undefined) return false
+    return matched === loaded.hashedKey || (matched === loaded.previousHashedKey && now < loaded.previousUntil)
   }
 
   async #record (prefix: string): Promise<Loaded<R> | null> {
@@ -168,11 +207,14 @@ export class Verifier<R extends ApiKeyRecord> {
     return loaded
   }
 
-  #toLoaded (stored: R & { hashedKey: string }, readAt: number): Loaded<R> {
-    const { hashedKey, ...record } = stored
+  #toLoaded (stored: StoredApiKey<R>, readAt: number): Loaded<R> {
+    const { hashedKey, previousHashedKey, ...record } = stored
     return {
       record: Object.freeze(record) as unknown as R,
       hashedKey,
+      previousHashedKey: previousHashedKey ?? null,
+      previousUntil: record.previousKeyExpiresAt?.getTime() ?? 0,
+      readAt,
       staleAt: readAt + this.#ttl
     }
   }
@@ -215,8 +257,21 @@ export class Verifier<R extends ApiKeyRecord> {
 
   async #hash (key: string, digest: string, loaded: Loaded<R>): Promise<boolean> {
     const outcome = await this.#hasher.verify(key, loaded.hashedKey)
-    if (outcome.ok) this.#verified.set(digest, loaded.hashedKey)
-    if (outcome.rehash) this.#onRehash(loaded.record, loaded.hashedKey, key)
-    return outcome.ok
+    if (outcome.ok) {
+      this.#verified.set(digest, loaded.hashedKey)
+      if (outcome.rehash) this.#onRehash(loaded.record, loaded.hashedKey, key)
+      return true
+    }
+    const { previousHashedKey } = loaded
+    if (previousHashedKey === null || Date.now() >= loaded.previousUntil) return false
+    // The secret a rotation replaced, within its grace period. It is never
+    // re-hashed: it has only until previousUntil to live.
+    const previous = await this.#hasher.verify(key, previousHashedKey)
+    if (previous.ok) this.#verified.set(digest, previousHashedKey)
+    return previous.ok
   }
+}
+
+function sameHashes (a: Loaded<unknown>, b: Loaded<unknown>): boolean {
+  return a.hashedKey === b.hashedKey && a.previousHashedKey === b.previousHashedKey
 }

@@ -10,7 +10,9 @@ const record = {
   revoked: false,
   expiresAt: new Date('2027-01-31T00:00:00.000Z'),
   createdAt: new Date('2026-01-15T10:04:59.999Z'),
-  lastUsedAt: null
+  lastUsedAt: null,
+  scopes: 'orders:read orders:*',
+  previousKeyExpiresAt: null
 }
 
 t.test('a table aligns columns and cuts long cells', async (t) => {
@@ -41,14 +43,21 @@ t.test('a record: full dates, then the extra columns of a custom model', async (
     'status     active',
     'created    2026-01-15T10:04:59.999Z',
     'expires    2027-01-31T00:00:00.000Z',
-    'last used  never'
+    'last used  never',
+    'scopes     orders:read orders:*'
   ].join('\n'))
-  const custom = { ...record, expiresAt: null, orgId: 42n, scopes: ['read', 'write'], reviewedAt: new Date(0), note: null }
+  const rotated = { ...record, scopes: '', previousKeyExpiresAt: new Date('2026-02-01T00:00:00.000Z') }
+  t.same(formatRecord(rotated, 'active').split('\n').slice(7), [
+    'scopes            none',
+    'old secret until  2026-02-01T00:00:00.000Z'
+  ], 'the old secret of a rotation, while it lasts')
+  const custom = { ...record, expiresAt: null, orgId: 42n, tags: ['read', 'write'], reviewedAt: new Date(0), note: null }
   t.same(formatRecord(custom, 'active').split('\n').slice(5), [
     'expires     never',
     'last used   never',
+    'scopes      orders:read orders:*',
     'orgId       42',
-    'scopes      ["read","write"]',
+    'tags        ["read","write"]',
     'reviewedAt  1970-01-01T00:00:00.000Z',
     'note        null'
   ])

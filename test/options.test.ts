@@ -46,11 +46,16 @@ t.test('wrong options fail at register with a coded error that says what to do',
     ['getKey not a function', { model, getKey: 'x-api-key' }, /option getKey: expected a function/],
     ['getKey with header', { model, getKey: () => '', header: 'x-api-key' }, /replaces header and keyword/],
     ['a bad hook', { model, hook: 'preValidation' }, /option hook: expected 'preHandler' or 'onRequest'/],
-    ['a realm with a quote', { model, realm: 'a"b' }, /option realm: expected a string without quotes/]
+    ['a realm with a quote', { model, realm: 'a"b' }, /option realm: expected a string without quotes/],
+    ['include not an object', { model, include: 'organization' }, /option include: expected a Prisma include object/],
+    ['an empty include', { model, include: {} }, /option include: expected a Prisma include object/],
+    ['usable not a function', { model, usable: true }, /option usable: expected a function \(apiKey\) => boolean/],
+    ['a decorator with a dash', { model, decorator: 'partner-key' }, /option decorator: expected a JavaScript identifier/],
+    ['an empty securityScheme', { model, securityScheme: '' }, /option securityScheme: expected the name of a security scheme/]
   ]
   for (const [name, options, message] of cases) {
     await t.rejects(register(options), { code: 'FST_API_KEY_INVALID_OPTION', message }, name)
-    t.throws(() => createApiKeyManager(options as any), name.includes('header') || name.includes('keyword') || name.includes('getKey') || name.includes('hook') || name.includes('realm')
+    t.throws(() => createApiKeyManager(options as any), /header|keyword|getKey|hook|realm|decorator|securityScheme/.test(name)
       ? { code: 'FST_API_KEY_INVALID_OPTION' }
       : { code: 'FST_API_KEY_INVALID_OPTION', message }, `manager: ${name}`)
   }
@@ -67,7 +72,11 @@ t.test('a bad route config fails at startup', async (t) => {
     ['yes', /Invalid config.apiKey on route GET \/x: expected true, false or an object/],
     [null, /expected true, false or an object/],
     [[], /expected true, false or an object/],
-    [{ scopes: ['a'] }, /unknown option scopes, expected one of optional, authorize/],
+    [{ roles: ['a'] }, /unknown option roles, expected one of optional, scopes, authorize/],
+    [{ scopes: 'orders:read' }, /scopes must be an array of scope names/],
+    [{ scopes: ['orders:*'] }, /"orders:\*" is not a scope name/],
+    [{ scopes: ['orders read'] }, /"orders read" is not a scope name/],
+    [{ scopes: [''] }, /"" is not a scope name/],
     [{ optional: 'yes' }, /optional must be a boolean/],
     [{ authorize: true }, /authorize must be a function/]
   ]

@@ -2,7 +2,7 @@ import type { ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../store.js'
 import { formatPairs, formatTable } from './table.js'
 
-const OWN_FIELDS = new Set(['id', 'prefix', 'name', 'revoked', 'expiresAt', 'createdAt', 'lastUsedAt'])
+const OWN_FIELDS = new Set(['id', 'prefix', 'name', 'revoked', 'expiresAt', 'createdAt', 'lastUsedAt', 'scopes', 'previousKeyExpiresAt'])
 
 // Minutes are enough to tell keys apart in a table; `show` gives the full time.
 const shortDate = (date: Date | null, none: string): string => date === null ? none : `${date.toISOString().slice(0, 16).replace('T', ' ')}Z`
@@ -39,6 +39,9 @@ export function formatRecord (record: ApiKeyRecord, status: ApiKeyStatus): strin
     ['created', fullDate(record.createdAt, '-')],
     ['expires', fullDate(record.expiresAt, 'never')],
     ['last used', fullDate(record.lastUsedAt, 'never')],
+    ['scopes', record.scopes === '' ? 'none' : record.scopes],
+    // Only while a rotation's old secret may still be in use.
+    ...(record.previousKeyExpiresAt === null ? [] : [['old secret until', fullDate(record.previousKeyExpiresAt, '-')] as [string, string]]),
     ...extra.map(([field, value]): [string, string] => [field, text(value)])
   ])
 }
