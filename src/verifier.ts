@@ -32,7 +32,8 @@ interface Loaded<R> {
   /** the secret a rotation replaced, while it still works */
   previousHashedKey: string | null
   previousUntil: number
-  readAt: number
+  /** ordinal of the read that produced this copy (see verify) */
+  read: number
   /** when this copy must be read again from the database (ms epoch) */
   staleAt: number
 }
@@ -83,6 +84,7 @@ export class Verifier<R extends ApiKeyRecord> {
   // Bumped by every invalidation: a check that read a record before a
   // revocation returned cannot pass on that copy (see verify).
   #epoch = 0
+  #reads = 0
   #refresher: NodeJS.Timeout | null = null
   readonly #onRehash: VerifierSettings<R>['onRehash']
 
@@ -150,14 +152,14 @@ export class Verifier<R extends ApiKeyRecord> {
     let checked: Loaded<R> | null = null
     for (;;) {
       const epoch = this.#epoch
-      const started = Date.now()
+      const reads = this.#reads
       const loaded = await this.#record(parsed.prefix)
       if (loaded === null) return UNKNOWN
       if (!this.#known(digest, loaded, Date.now())) {
         // Checked against this very row already: the retry below found nothing new.
         if (checked !== null && sameHashes(checked, loaded)) return WRONG
         const result = await this.#check(parsed.prefix, parsed.key, digest, loaded)
-        if (result === WRONG && checked === null && loaded.readAt < started) {
+        if (result === WRONG && checked === null && loaded.read <= reads) {
           // A cached copy may predate a rotation on another instance: read
           // the row once more before calling a new secret wrong.
           checked = loaded
@@ -214,7 +216,7 @@ export class Verifier<R extends ApiKeyRecord> {
       hashedKey,
       previousHashedKey: previousHashedKey ?? null,
       previousUntil: record.previousKeyExpiresAt?.getTime() ?? 0,
-      readAt,
+      read: ++this.#reads,
       staleAt: readAt + this.#ttl
     }
   }

@@ -60,3 +60,59 @@ t.test('a failed background write is logged as a warning', async (t) => {
   t.equal(warning.err.code, 'FST_API_KEY_UNAVAILABLE')
   t.notOk(lines.join('').includes(key.slice(9)), 'no secret in it')
 })
+
+t.test('after authentication every log line of the request names the key', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  const app = Fastify({ logger: { level: 'info', stream } })
+  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+  app.get('/protected', { config: { apiKey: true } }, async (request) => {
+    request.log.info('handling an order')
+    return 'ok'
+  })
+  t.teardown(() => app.close())
+  const { key, apiKey } = await app.apiKeys.create({ name: 'logged' })
+  t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/protected', headers: auth(wrongSecret(key)) })).statusCode, 401)
+  const entries = lines.map((line) => JSON.parse(line))
+  const [first, second] = [...new Set(entries.map((e) => e.reqId))]
+  const ofFirst = entries.filter((e) => e.reqId === first)
+  t.same(ofFirst.map((e) => e.msg), ['incoming request', 'handling an order', 'request completed'])
+  t.notOk('apiKey' in ofFirst[0], 'not before the check')
+  t.same(ofFirst[1].apiKey, { id: apiKey.id, prefix: apiKey.prefix }, 'the handler\'s own lines')
+  t.same(ofFirst[2].apiKey, { id: apiKey.id, prefix: apiKey.prefix }, 'Fastify\'s request completed')
+  t.notOk(entries.filter((e) => e.reqId === second).some((e) => 'apiKey' in e), 'a refused key binds nothing')
+})
+
+t.test('Fastify logs no headers by default; apps that do redact the key header', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const prisma = db.prisma
+  for (const logsHeaders of [false, true]) {
+    const lines: string[] = []
+    const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+    const fastify = logsHeaders
+      // docs/recipes.md: redact
+      ? Fastify({
+        logger: {
+          stream,
+          // This app logs request headers: keep the key out of them.
+          serializers: { req: (req) => ({ method: req.method, url: req.url, headers: req.headers }) },
+          redact: ['req.headers.authorization', 'req.headers["x-api-key"]']
+        }
+      })
+      // end
+      : Fastify({ logger: { level: 'trace', stream } })
+    await fastify.register(apiKeyPlugin, { model: prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+    fastify.get('/protected', { config: { apiKey: true } }, async () => 'ok')
+    const { key } = await fastify.apiKeys.create({ name: 'headers' })
+    t.equal((await fastify.inject({ url: '/protected', headers: { ...auth(key), 'x-trace': 'visible' } })).statusCode, 200)
+    await fastify.close()
+    const log = lines.join('')
+    t.equal(log.includes('visible'), logsHeaders, logsHeaders ? 'headers are logged' : 'no headers are logged')
+    t.notOk(log.includes(key.slice(9, 41)), 'the secret is not')
+    if (logsHeaders) t.match(log, /"authorization":"\[Redacted\]"/)
+  }
+})
