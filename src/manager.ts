@@ -3,7 +3,8 @@ import { Hasher } from './hasher.js'
 import { generateKey, keyPattern } from './key-format.js'
 import { LastUsedWriter } from './last-used.js'
 import { isPlainObject, normalizeManagerOptions, type ApiKeyManagerOptions, type ManagerSettings } from './options.js'
-import { serializeScopes, type GrantableScope } from './scopes.js'
+import { serializeScopes } from './scopes.js'
+import type { GrantableScope, RegisteredApiKey } from './types.js'
 import { keyStatus, STATUSES, statusWhere, type ApiKeyStatus } from './status.js'
 import { isUniqueViolation, Store, type ApiKeyRecord } from './store.js'
 import { Verifier, type VerifyResult } from './verifier.js'
@@ -88,7 +89,7 @@ function checkFields (data: Record<string, unknown>): Record<string, unknown> {
   return changes
 }
 
-export function createApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> (options: ApiKeyManagerOptions): ApiKeyManager<R> {
+export function createApiKeyManager<R extends ApiKeyRecord = RegisteredApiKey> (options: ApiKeyManagerOptions): ApiKeyManager<R> {
   return buildManager(normalizeManagerOptions(options))
 }
 

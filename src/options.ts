@@ -4,6 +4,7 @@ import { paramsError, type ScryptParams } from './hash-format.js'
 import { BRAND_PATTERN } from './key-format.js'
 import type { GetKey } from './credentials.js'
 import { DELEGATE_METHODS, type ApiKeyDelegate, type ApiKeyRecord } from './store.js'
+import type { RegisteredApiKey } from './types.js'
 import type { UsableCheck } from './verifier.js'
 
 export interface ApiKeyManagerOptions {
@@ -29,10 +30,10 @@ export interface ApiKeyManagerOptions {
   throttleDelay?: number
   /** lastUsedAt is written at most once per key per interval (ms); 0 never writes it. */
   lastUsedInterval?: number
-  /** Relations read with every key, in the same query (Prisma `include`, e.g. `{ organization: true }`). */
+  /** Relations read with every key, in the same Prisma call (an `include`, e.g. `{ organization: true }`). */
   include?: Record<string, unknown>
   /** The app's own rule: a key it returns false for is refused (401 FST_API_KEY_UNUSABLE). */
-  usable?: UsableCheck<any>
+  usable?: UsableCheck<RegisteredApiKey>
 }
 
 export interface CacheSettings {

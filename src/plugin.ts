@@ -5,11 +5,8 @@ import { errors } from './errors.js'
 import { buildManager, type ApiKeyManager, type VerifyFailure } from './manager.js'
 import { normalizePluginOptions, type ApiKeyPluginOptions, type PluginSettings } from './options.js'
 import { readRouteConfig, REQUIRED, type RouteSettings } from './route-config.js'
-import { missingScope, type ApiKeyTypes } from './scopes.js'
-import type { ApiKeyRecord } from './store.js'
-
-/** request.apiKey's type: `ApiKeyTypes['record']` when the app declares it (docs/custom-models.md). */
-export type RegisteredApiKey = ApiKeyTypes extends { record: infer R extends ApiKeyRecord } ? R : ApiKeyRecord
+import { missingScope } from './scopes.js'
+import type { RegisteredApiKey } from './types.js'
 
 const FAILURES: Record<VerifyFailure, new () => Error> = {
   malformed: errors.MALFORMED,

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { errors } from './errors.js'
-import { isScopeName, type ApiKeyScope } from './scopes.js'
+import { isScopeName } from './scopes.js'
+import type { ApiKeyScope } from './types.js'
 import type { ApiKeyRecord } from './store.js'
 
 export interface ApiKeyRouteOptions<R extends ApiKeyRecord = ApiKeyRecord> {

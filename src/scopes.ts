@@ -1,24 +1,5 @@
 import type { ApiKeyRecord } from './store.js'
-
-/**
- * Augment this interface to type the library with your app's own names:
- *
- *   declare module 'fastify-prisma-api-key' {
- *     interface ApiKeyTypes {
- *       scopes: 'orders:read' | 'orders:write'
- *       record: Prisma.OrganizationApiKeyGetPayload<{ include: { organization: true } }>
- *     }
- *   }
- */
-export interface ApiKeyTypes {}
-
-/** A scope a route can require: your declared names, or any string. */
-export type ApiKeyScope = ApiKeyTypes extends { scopes: infer S extends string } ? S : string
-
-type WildcardOf<S extends string> = S extends `${infer Resource}:${string}` ? `${Resource}:*` : never
-
-/** A scope a key can be given: a declared name, `<resource>:*` for one of them, or `*`. */
-export type GrantableScope = string extends ApiKeyScope ? string : ApiKeyScope | WildcardOf<ApiKeyScope> | '*'
+import type { ApiKeyScope } from './types.js'
 
 // Names are words joined by colons (`orders:read`, `admin.users:write`); stored
 // space-separated like OAuth's scope string, so one text column holds them on

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Hasher } from './hasher.js'
 import { parseKey } from './key-format.js'
@@ -52,6 +52,10 @@ const EXPIRED = Object.freeze({ valid: false, reason: 'expired' }) as { valid: f
 const UNUSABLE = Object.freeze({ valid: false, reason: 'unusable' }) as { valid: false, reason: 'unusable' }
 
 const REFRESH_BATCH = 500
+// Durations of recent hash checks, the pool an unknown prefix's delay is drawn from.
+const TIMING_SAMPLES = 64
+// Below this many samples, an unknown prefix pays for a real hash (which adds one).
+const MIN_SAMPLES = 8
 
 const digestOf = (key: string): string => createHash('sha256').update(key).digest('base64')
 
@@ -85,6 +89,9 @@ export class Verifier<R extends ApiKeyRecord> {
   // revocation returned cannot pass on that copy (see verify).
   #epoch = 0
   #reads = 0
+  readonly #hashTimes: number[] = []
+  #hashTimesNext = 0
+  #decoy: Promise<string> | null = null
   #refresher: NodeJS.Timeout | null = null
   readonly #onRehash: VerifierSettings<R>['onRehash']
 
@@ -154,7 +161,7 @@ export class Verifier<R extends ApiKeyRecord> {
       const epoch = this.#epoch
       const reads = this.#reads
       const loaded = await this.#record(parsed.prefix)
-      if (loaded === null) return UNKNOWN
+      if (loaded === null) return await this.#unknown(parsed.prefix, parsed.key)
       if (!this.#known(digest, loaded, Date.now())) {
         // Checked against this very row already: the retry below found nothing new.
         if (checked !== null && sameHashes(checked, loaded)) return WRONG
@@ -227,22 +234,10 @@ export class Verifier<R extends ApiKeyRecord> {
     const joined = this.#hashing.get(digest)
     if (joined !== undefined) return (await joined) ? null : WRONG
 
-    // Hashes in flight count with failures: a burst of wrong secrets for one
-    // prefix cannot queue more hashes than the limit, however fast it comes.
-    const now = Date.now()
-    let attempts = this.#failures.get(prefix)
-    if (attempts === undefined || now - attempts.since >= this.#failureWindow) {
-      attempts = { count: 0, since: now }
-      this.#failures.set(prefix, attempts)
-    }
-    if (attempts.count >= this.#maxFailures) {
-      // A tarpit: the refusal costs no CPU, and a client flooding on N
-      // connections gets at most N attempts per delay, not a core's worth.
-      if (this.#throttleDelay > 0) await sleep(this.#throttleDelay)
-      return THROTTLED
-    }
-    attempts.count++
-
+    // Synchronous up to the hash being registered: a concurrent check of the
+    // same key must find it in #hashing, not count an attempt of its own.
+    const attempts = this.#attempt(prefix)
+    if (attempts === null) return await this.#throttled()
     const pending = this.#hash(key, digest, loaded).finally(() => this.#hashing.delete(digest))
     this.#hashing.set(digest, pending)
     let ok: boolean
@@ -257,8 +252,69 @@ export class Verifier<R extends ApiKeyRecord> {
     return ok ? null : WRONG
   }
 
+  /**
+   * Counts an unverified attempt on a prefix, or returns null once the prefix
+   * is over its limit. Hashes in flight count with failures: a burst of wrong
+   * secrets for one prefix cannot queue more hashes than the limit.
+   */
+  #attempt (prefix: string): Failures | null {
+    const now = Date.now()
+    let attempts = this.#failures.get(prefix)
+    if (attempts === undefined || now - attempts.since >= this.#failureWindow) {
+      attempts = { count: 0, since: now }
+      this.#failures.set(prefix, attempts)
+    }
+    if (attempts.count >= this.#maxFailures) return null
+    attempts.count++
+    return attempts
+  }
+
+  // A tarpit: the refusal costs no CPU, and a client flooding on N
+  // connections gets at most N attempts per delay, not a core's worth.
+  async #throttled (): Promise<VerifyResult<R>> {
+    if (this.#throttleDelay > 0) await sleep(this.#throttleDelay)
+    return THROTTLED
+  }
+
+  /**
+   * An unknown prefix answers like a known one with a wrong secret: counted
+   * and throttled the same, and after as long as a hash check takes. The
+   * wait is drawn from the durations of recent checks rather than spent on a
+   * hash, so made-up prefixes cannot make the server burn scrypt on demand
+   * (a wrong secret for a real prefix is bounded by that prefix's throttle;
+   * random prefixes would have none).
+   */
+  async #unknown (prefix: string, key: string): Promise<VerifyResult<R>> {
+    const attempts = this.#attempt(prefix)
+    if (attempts === null) return await this.#throttled()
+    try {
+      if (this.#hashTimes.length < MIN_SAMPLES) {
+        this.#decoy ??= this.#hasher.hash(randomBytes(24).toString('base64')).catch((err) => {
+          this.#decoy = null
+          throw err
+        })
+        await this.#timed(this.#hasher.verify(key, await this.#decoy))
+      } else {
+        await sleep(this.#hashTimes[Math.floor(Math.random() * this.#hashTimes.length)])
+      }
+    } catch (err) {
+      attempts.count--
+      throw err
+    }
+    return UNKNOWN
+  }
+
+  /** Runs a hash check, keeping its duration (queueing included) as a sample. */
+  async #timed<T> (check: Promise<T>): Promise<T> {
+    const started = performance.now()
+    const result = await check
+    this.#hashTimes[this.#hashTimesNext] = performance.now() - started
+    this.#hashTimesNext = (this.#hashTimesNext + 1) % TIMING_SAMPLES
+    return result
+  }
+
   async #hash (key: string, digest: string, loaded: Loaded<R>): Promise<boolean> {
-    const outcome = await this.#hasher.verify(key, loaded.hashedKey)
+    const outcome = await this.#timed(this.#hasher.verify(key, loaded.hashedKey))
     if (outcome.ok) {
       this.#verified.set(digest, loaded.hashedKey)
       if (outcome.rehash) this.#onRehash(loaded.record, loaded.hashedKey, key)

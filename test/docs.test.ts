@@ -39,6 +39,6 @@ for (const guide of GUIDES) {
 
 t.test('the tests name the guide examples they carry', async (t) => {
   // The markers make a test's doc examples visible to whoever edits it.
-  const marked = sources.filter((name, i) => GUIDES.some((guide) => corpus[i].includes(`// ${guide}:`)))
+  const marked = sources.filter((_, i) => GUIDES.some((guide) => corpus[i].includes(`// ${guide}:`)))
   t.ok(marked.length >= 5, `${marked.length} files carry guide examples`)
 })

@@ -1,7 +1,7 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'prisma/generated/**', 'coverage/**', '.tap/**'] }),
+  ...neostandard({ ts: true, ignores: ['dist/**', 'prisma/generated/**', 'examples/*/generated/**', 'coverage/**', '.tap/**'] }),
   {
     rules: {
       // Prisma delegates are generic in ways a library cannot name; `any`

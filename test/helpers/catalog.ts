@@ -16,7 +16,8 @@ export interface Column {
 }
 
 // Enough of the schema language for the model blocks we ship: one field a line;
-// relation fields (a model type) are not columns and are left out.
+// relation fields (a model type) are not columns and are left out. A column is
+// named as the database knows it: the field's @map("column") if it has one.
 export function modelColumns (schemaFile: URL, model: string): Record<string, Column> {
   const schema = readFileSync(schemaFile, 'utf8')
   const block = new RegExp(`model ${model} \\{([^}]*)\\}`).exec(schema)?.[1] ?? ''
@@ -28,7 +29,8 @@ export function modelColumns (schemaFile: URL, model: string): Record<string, Co
     if (!(type in TYPES.sqlite)) continue
     const native = /@db\.VarChar\((\d+)\)/.exec(attributes)?.[1]
     const fill = /@default\((now\(\)|true|false|\d+|"[^"]*")\)/.test(attributes)
-    columns[name] = {
+    const column = /@map\("([^"]+)"\)/.exec(attributes)?.[1] ?? name
+    columns[column] = {
       type,
       ...(native === undefined ? {} : { native: `varchar(${native})` }),
       nullable: optional === '?',

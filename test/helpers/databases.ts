@@ -127,3 +127,77 @@ export function eachDatabase (t: Test, suite: (t: Test, db: TestDatabase) => Pro
     })
   }
 }
+
+/** A fresh database migrated from another directory (an example app's), for a Prisma client of the caller's own. */
+export interface MigratedDatabase {
+  provider: Provider
+  /** The driver adapter to build the caller's PrismaClient with; disconnect that client before close(). */
+  adapter: PrismaBetterSqlite3 | PrismaPg | PrismaMariaDb
+  /** Runs raw SQL through the driver, outside Prisma. */
+  query (sql: string): Promise<any[]>
+  close (): Promise<void>
+}
+
+/**
+ * Like openDatabase, isolated the same way (a file, a schema, a database), but
+ * with the migrations of `migrations` (a directory of <timestamp>_<name>/
+ * folders) applied instead of the library's own.
+ */
+export async function openMigratedDatabase (provider: Provider, migrations: string): Promise<MigratedDatabase> {
+  const scripts = migrationScripts(provider, migrations)
+  if (provider === 'sqlite') {
+    const file = join(tmpdir(), `${unique()}.db`)
+    const db = new Database(file)
+    for (const sql of scripts) db.exec(sql)
+    return {
+      provider,
+      adapter: new PrismaBetterSqlite3({ url: file }),
+      query: async (sql) => {
+        const statement = db.prepare(sql)
+        return statement.reader ? statement.all() : [statement.run()]
+      },
+      close: async () => {
+        db.close()
+        rmSync(file, { force: true })
+      }
+    }
+  }
+  if (provider === 'postgresql') {
+    const url = process.env.TEST_POSTGRES_URL as string
+    const schema = unique()
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    await admin.query(`CREATE SCHEMA "${schema}"; SET search_path TO "${schema}";`)
+    for (const sql of scripts) await admin.query(sql)
+    return {
+      provider,
+      adapter: new PrismaPg({ connectionString: url }, { schema }),
+      query: async (sql) => (await admin.query(sql)).rows,
+      close: async () => {
+        await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
+        await admin.end()
+      }
+    }
+  }
+  const database = unique()
+  const base = new URL(process.env.TEST_MYSQL_URL as string)
+  const config = {
+    host: base.hostname,
+    port: Number(base.port || 3306),
+    user: decodeURIComponent(base.username),
+    password: decodeURIComponent(base.password)
+  }
+  const admin = await mariadb.createConnection({ ...config, multipleStatements: true })
+  await admin.query(`CREATE DATABASE \`${database}\``)
+  await admin.query(`USE \`${database}\``)
+  for (const sql of scripts) await admin.query(sql)
+  return {
+    provider,
+    adapter: new PrismaMariaDb({ ...config, database, connectionLimit: 5 }),
+    query: async (sql) => await admin.query(sql),
+    close: async () => {
+      await admin.query(`DROP DATABASE \`${database}\``)
+      await admin.end()
+    }
+  }
+}
