@@ -24,7 +24,9 @@ const workerFile = new URL('./hash-worker.js', import.meta.url).href
 export class Hasher {
   readonly params: ScryptParams
   readonly #pool: Piscina<HashTask, Uint8Array>
-  // Hashes running plus waiting: one per thread, and up to maxQueue behind them.
+  // Checks running plus waiting: one per thread, and up to maxQueue behind
+  // them. Only checks count: they answer requests and must fail fast when the
+  // pool is swamped; a new key's hash (create, rotate) waits its turn instead.
   readonly #capacity: number
   #inFlight = 0
 
@@ -36,12 +38,16 @@ export class Hasher {
   }
 
   async #derive (key: string, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
+    return await this.#pool.run({ key, salt, ...params, dkLen })
+  }
+
+  async #check (key: string, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
     // Refused before queueing when the queue is full: a fast 503 beats a
     // request that waits behind hundreds of hashes.
     if (this.#inFlight >= this.#capacity) throw new errors.BUSY()
     this.#inFlight++
     try {
-      return await this.#pool.run({ key, salt, ...params, dkLen })
+      return await this.#derive(key, salt, params, dkLen)
     } finally {
       this.#inFlight--
     }
@@ -55,7 +61,7 @@ export class Hasher {
   async verify (key: string, stored: string): Promise<VerifyOutcome> {
     const parsed = parseHash(stored)
     if (parsed === null) return { ok: false, rehash: false }
-    const derived = await this.#derive(key, parsed.salt, parsed, parsed.hash.length)
+    const derived = await this.#check(key, parsed.salt, parsed, parsed.hash.length)
     const ok = constantTimeEqual(derived, parsed.hash)
     return { ok, rehash: ok && !sameParams(parsed, this.params) }
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { crc32 } from 'node:zlib'
+import { errors } from './errors.js'
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 export const PREFIX_LENGTH = 8
@@ -51,7 +52,10 @@ export function keyLength (brand: string): number {
   return brand.length + PREFIX_LENGTH + 1 + SECRET_LENGTH + CHECKSUM_LENGTH
 }
 
-export function keyPattern (brand: string): RegExp {
+export function keyPattern (brand: string = ''): RegExp {
+  if (typeof brand !== 'string' || (brand !== '' && !BRAND_PATTERN.test(brand))) {
+    throw new errors.INVALID_ARGUMENT('brand', 'use the brand option\'s value: 1 to 32 characters from A-Z, a-z, 0-9, _ and -, or nothing')
+  }
   // BRAND_PATTERN admits no character that is special in a regular expression.
   return new RegExp(`^${brand}[0-9A-Za-z]{${PREFIX_LENGTH}}\\.[0-9A-Za-z]{${SECRET_LENGTH + CHECKSUM_LENGTH}}$`)
 }

@@ -43,11 +43,17 @@ export class LastUsedWriter {
   }
 
   async flush (): Promise<void> {
-    if (this.#flushing !== null) await this.#flushing
+    // A flush already running: wait for it, failed or not. Its marks are back
+    // in #pending if it failed, and this flush writes them.
+    if (this.#flushing !== null) await this.#flushing.catch(() => {})
     if (this.#pending.size === 0) return
     const ids = [...this.#pending]
     this.#pending = new Set()
-    this.#flushing = this.#store.touchLastUsed(ids, new Date())
+    // One write for the batch, stamped with its latest use rather than the
+    // time of the write (which, after an outage, could be much later).
+    let latest = 0
+    for (const id of ids) latest = Math.max(latest, this.#marked.get(id) ?? 0)
+    this.#flushing = this.#store.touchLastUsed(ids, new Date(latest))
       .catch((err) => {
         for (const id of ids) this.#pending.add(id)
         throw err

@@ -112,7 +112,11 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   })
   const lastUsed = new LastUsedWriter(store, settings.lastUsedInterval, reportError)
 
+  let closed = false
+  const checkOpen = (what: string): void => { if (closed) throw new errors.CLOSED(what) }
+
   async function create (input: CreateInput): Promise<{ apiKey: R, key: string }> {
+    checkOpen('create keys')
     if (!isPlainObject(input)) badArgument('input', 'expected an object such as { name }')
     if (input.name === undefined) throw new errors.NAME_REQUIRED()
     if (input.revoked !== undefined) badArgument('revoked', 'a new key cannot be created revoked')
@@ -124,6 +128,10 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
         const apiKey = await store.create({ ...data, expiresAt: input.expiresAt ?? null, prefix, hashedKey })
         return { apiKey, key }
       } catch (err) {
+        // The connection may have dropped after the insert committed: the
+        // error carries the prefix, so the caller can look for (and revoke) a
+        // row whose secret nobody received once the store is back.
+        if ((err as { code?: unknown }).code === 'FST_API_KEY_UNAVAILABLE') Object.assign(err as object, { prefix })
         // Another key took this prefix (2^-47 per pair): draw again. A unique
         // violation on a column of the user's own is theirs to see.
         if (!isUniqueViolation(err) || !(await store.prefixExists(prefix))) throw err
@@ -133,6 +141,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   }
 
   async function verify (key: unknown): Promise<VerifyResult<R>> {
+    checkOpen('verify keys')
     const result = await verifier.verify(key)
     if (result.valid) lastUsed.touch(result.apiKey.id, Date.now())
     return result
@@ -173,6 +182,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   }
 
   async function rotate (id: string, input: RotateInput = {}): Promise<{ apiKey: R, key: string }> {
+    checkOpen('rotate keys')
     checkId(id)
     if (!isPlainObject(input)) badArgument('input', 'expected an object such as { gracePeriod: 3600000 }')
     const { gracePeriod = 0 } = input
@@ -206,9 +216,15 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     update,
     revoke: async (id) => await update(id, { revoked: true }),
     rotate,
-    status: (apiKey) => keyStatus(apiKey, Date.now()),
+    status: (apiKey) => {
+      if (!isPlainObject(apiKey) || typeof apiKey?.revoked !== 'boolean' || !(apiKey.expiresAt === null || apiKey.expiresAt instanceof Date)) {
+        badArgument('apiKey', 'expected a key record (with revoked and expiresAt), as returned by get() or list()')
+      }
+      return keyStatus(apiKey, Date.now())
+    },
     flush: async () => await lastUsed.flush(),
     close: async () => {
+      closed = true
       verifier.close()
       try {
         await lastUsed.close()

@@ -64,8 +64,11 @@ export function fail (name: string, message: string): never {
   throw new errors.INVALID_OPTION(name, message)
 }
 
+// An object literal (or Object.create(null)): not an array, a Date, a class instance.
 export function isPlainObject (value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
 }
 
 export function checkKnown (opts: Record<string, unknown>, known: readonly string[], fail: (name: string, message: string) => never): void {

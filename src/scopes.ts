@@ -1,3 +1,4 @@
+import { errors } from './errors.js'
 import type { ApiKeyRecord } from './store.js'
 import type { ApiKeyScope } from './types.js'
 
@@ -57,5 +58,9 @@ export function missingScope (apiKey: Pick<ApiKeyRecord, 'scopes'>, required: re
 
 /** Whether a key grants one scope (for checks inside a handler). */
 export function hasScope (apiKey: Pick<ApiKeyRecord, 'scopes'>, scope: ApiKeyScope): boolean {
+  if (typeof apiKey !== 'object' || apiKey === null || typeof apiKey.scopes !== 'string') {
+    throw new errors.INVALID_ARGUMENT('apiKey', 'expected a key record such as request.apiKey (with its scopes column)')
+  }
+  if (!isScopeName(scope)) throw new errors.INVALID_ARGUMENT('scope', 'expected a scope name such as orders:read')
   return missingScope(apiKey, [scope]) === null
 }

@@ -83,7 +83,8 @@ export class Verifier<R extends ApiKeyRecord> {
   readonly #records: Lru<string, Loaded<R>>
   readonly #verified: Lru<string, string>
   readonly #failures: Lru<string, Failures>
-  readonly #loading = new Map<string, Promise<Loaded<R> | null>>()
+  // Reads in flight, with the epoch they started in (see #record).
+  readonly #loading = new Map<string, { epoch: number, promise: Promise<Loaded<R> | null> }>()
   readonly #hashing = new Map<string, Promise<boolean>>()
   // Bumped by every invalidation: a check that read a record before a
   // revocation returned cannot pass on that copy (see verify).
@@ -195,12 +196,16 @@ export class Verifier<R extends ApiKeyRecord> {
   async #record (prefix: string): Promise<Loaded<R> | null> {
     const cached = this.#records.get(prefix)
     if (cached !== undefined && cached.staleAt > Date.now()) return cached
+    // A read that started before the latest invalidation may return the row
+    // as it was before a revoke that has since returned: start a new one.
     let pending = this.#loading.get(prefix)
-    if (pending === undefined) {
-      pending = this.#load(prefix).finally(() => this.#loading.delete(prefix))
-      this.#loading.set(prefix, pending)
+    if (pending === undefined || pending.epoch !== this.#epoch) {
+      const read = { epoch: this.#epoch, promise: this.#load(prefix) }
+      read.promise.finally(() => { if (this.#loading.get(prefix) === read) this.#loading.delete(prefix) }).catch(() => {})
+      this.#loading.set(prefix, read)
+      pending = read
     }
-    return await pending
+    return await pending.promise
   }
 
   async #load (prefix: string): Promise<Loaded<R> | null> {
