@@ -1,16 +1,17 @@
 import createError from '@fastify/error'
 
-// One generic message for every failure an attacker could provoke without the
-// secret: the code tells operators (and logs) what happened, the message tells
-// a caller nothing more than "this key does not work".
+// One answer for every failure an attacker could provoke without the secret.
+// An unknown prefix and a wrong secret share their code (and their timing,
+// see the verifier): a caller cannot learn which prefixes exist. Logs get the
+// difference from the error's `reason` property, which is not sent.
 const INVALID = 'Invalid API key'
 
 export const errors = {
   // 401: the request did not prove it holds a working key.
   MISSING: createError('FST_API_KEY_MISSING', 'Missing API key', 401),
+  // Not a key at all: its format is public, so saying so discloses nothing.
   MALFORMED: createError('FST_API_KEY_MALFORMED', INVALID, 401),
-  UNKNOWN: createError('FST_API_KEY_UNKNOWN', INVALID, 401),
-  WRONG_SECRET: createError('FST_API_KEY_WRONG_SECRET', INVALID, 401),
+  INVALID: createError('FST_API_KEY_INVALID', INVALID, 401),
   // Only reported once the secret matched, so they disclose nothing to a guesser.
   REVOKED: createError('FST_API_KEY_REVOKED', 'API key has been revoked', 401),
   EXPIRED: createError('FST_API_KEY_EXPIRED', 'API key has expired', 401),

@@ -10,8 +10,8 @@ import type { RegisteredApiKey } from './types.js'
 
 const FAILURES: Record<VerifyFailure, new () => Error> = {
   malformed: errors.MALFORMED,
-  unknown: errors.UNKNOWN,
-  wrong_secret: errors.WRONG_SECRET,
+  unknown: errors.INVALID,
+  wrong_secret: errors.INVALID,
   revoked: errors.REVOKED,
   expired: errors.EXPIRED,
   unusable: errors.UNUSABLE,
@@ -47,7 +47,9 @@ function createAuthenticate (settings: PluginSettings, manager: ApiKeyManager): 
       })
     if (!result.valid) {
       reply.header('www-authenticate', invalid)
-      throw new FAILURES[result.reason]()
+      // `reason` reaches the logs (the error is logged whole) but not the
+      // caller: Fastify's error reply has statusCode, code, error, message.
+      throw Object.assign(new FAILURES[result.reason](), { reason: result.reason })
     }
     const { apiKey } = result
     ;(request as unknown as Record<string, unknown>)[decorator] = apiKey

@@ -1,6 +1,7 @@
 // The admin panel in a real browser (Debian's Chromium, driven by
-// playwright-core) against a running server: create a key from the page, use
-// it, revoke it from the page, and see it refused. It also takes the
+// playwright-core) against a running server: create a key with scopes from the
+// page, use it, rotate it with a grace period, use both secrets, revoke it
+// from the page, and see both refused. It also takes the
 // screenshots in docs/admin.md: `npm run screenshots` writes them there.
 import { existsSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -19,7 +20,7 @@ const BASIC = 'Basic ' + Buffer.from(`${USER.username}:${USER.password}`).toStri
 // Flags for a sandboxed, offline machine: no background connections to Google.
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
-t.test('create, use and revoke a key from the panel', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)` }, async (t) => {
+t.test('create, use, rotate and revoke a key from the panel', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)` }, async (t) => {
   mkdirSync(SHOTS, { recursive: true })
   const db = await openDatabase('sqlite')
   t.teardown(() => db.close())
@@ -32,13 +33,14 @@ t.test('create, use and revoke a key from the panel', { skip: existsSync(CHROMIU
       if (request.headers.authorization !== BASIC) await reply.code(401).header('www-authenticate', 'Basic realm="admin"').send('admin only')
     }
   })
-  app.get('/orders', { config: { apiKey: true } }, async () => ({ orders: [] }))
+  app.get('/orders', { config: { apiKey: { scopes: ['orders:read'] } } }, async () => ({ orders: [] }))
   const base = await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())
 
   // Some history, so the list looks like a real one; one name holds markup.
   const hostile = '<img src=x onerror="window.__xss=1">Reporting'
-  for (const name of ['Billing service', 'Warehouse sync', hostile]) await app.apiKeys.create({ name })
+  const history: Array<[string, string[]]> = [['Billing service', ['billing:*']], ['Warehouse sync', ['orders:read', 'inventory:write']], [hostile, []]]
+  for (const [name, scopes] of history) await app.apiKeys.create({ name, scopes })
   const old = await app.apiKeys.create({ name: 'Legacy importer' })
   await app.apiKeys.revoke(old.apiKey.id)
   await app.apiKeys.create({ name: 'Nightly export', expiresAt: new Date(Date.now() + 30 * 86_400_000) })
@@ -64,6 +66,12 @@ t.test('create, use and revoke a key from the panel', { skip: existsSync(CHROMIU
 
   await page.click('#new')
   await page.fill('#create-name', 'Partner: Globex')
+  await page.fill('#create-scopes', 'orders:read, orders write!')
+  await page.click('#create-form button[type=submit]')
+  await page.waitForSelector('#create-error:not([hidden])')
+  t.match(await page.textContent('#create-error'), /"write!" is not a scope/, 'the server\'s check of the scopes is shown in the form')
+  await page.fill('#create-scopes', 'orders:read, orders:write')
+  t.equal(await page.isVisible('#create-error'), false, 'and cleared once the form is edited')
   await page.screenshot({ path: join(SHOTS, 'admin-create.png') })
   await page.click('#create-form button[type=submit]')
   await page.waitForSelector('#key-dialog[open]')
@@ -77,20 +85,48 @@ t.test('create, use and revoke a key from the panel', { skip: existsSync(CHROMIU
   await page.waitForFunction(() => document.getElementById('new-key')?.textContent === '')
   t.pass('closing the dialog drops the key from the page')
 
-  const call = async (): Promise<number> => (await fetch(`${base}/orders`, { headers: { authorization: `Api-Key ${key}` } })).status
-  t.equal(await call(), 200, 'the key from the page works')
+  const call = async (key: string): Promise<number> => (await fetch(`${base}/orders`, { headers: { authorization: `Api-Key ${key}` } })).status
+  t.equal(await call(key), 200, 'the key from the page works, with the scope the route requires')
 
   await page.fill('#search', 'Globex')
   await page.waitForFunction(() => document.querySelectorAll('#rows tr[data-id]').length === 1)
   const row = page.locator('#rows tr[data-id]')
+  t.same(await row.locator('td.scopes .scope').allTextContents(), ['orders:read', 'orders:write'], 'the list shows its scopes')
+
+  await row.click()
+  await page.waitForSelector('#detail-dialog[open]')
+  t.match(await page.textContent('#detail'), /Scopesorders:read, orders:write/)
+  await page.click('#detail-rotate')
+  await page.waitForSelector('#rotate-dialog[open]')
+  await page.selectOption('#rotate-grace', { label: 'for 1 hour' })
+  t.match(await page.textContent('#rotate-effect'), /Clients have 1 hour to switch to the new key/)
+  await page.screenshot({ path: join(SHOTS, 'admin-rotate.png') })
+  await page.click('#rotate-form button[type=submit]')
+  await page.waitForSelector('#key-dialog[open]')
+  const rotated = (await page.textContent('#new-key')) ?? ''
+  t.match(rotated, app.apiKeys.keyPattern, 'the new secret is shown, like after create')
+  t.not(rotated, key)
+  t.match(await page.textContent('#key-dialog .warning'), /only time the key is shown/)
+  t.match(await page.textContent('#key-note'), /^The old secret keeps working until .+\.$/)
+  await page.click('#key-done')
+  await page.waitForFunction(() => document.getElementById('new-key')?.textContent === '')
+  t.equal(await call(rotated), 200, 'the rotated key works')
+  t.equal(await call(key), 200, 'and the old one still does, during the hour of grace')
+  await row.click()
+  await page.waitForSelector('#detail-dialog[open]')
+  t.match(await page.textContent('#detail'), /Old secretworks until/, 'the details say until when')
+  await page.click('#detail-close')
+
   await row.locator('button.danger').click()
   await page.waitForSelector('#rows .badge.revoked')
-  t.equal(await call(), 401, 'revoked in the panel, refused at once')
+  t.same([await call(rotated), await call(key)], [401, 401], 'revoked in the panel, both secrets refused at once')
 
   await row.click()
   await page.waitForSelector('#detail-dialog[open]')
   t.equal(await page.isVisible('#detail-revoke'), false, 'a revoked key offers no action: it cannot be un-revoked')
+  t.equal(await page.isVisible('#detail-rotate'), false, 'nor rotated')
   t.match(await page.textContent('#detail'), /revoked/)
+  t.notMatch(await page.textContent('#detail'), /Old secret/, 'whose old secret no longer works either')
   await page.screenshot({ path: join(SHOTS, 'admin-revoked.png') })
   await page.click('#detail-close')
 

@@ -20,6 +20,7 @@ async function build (db: TestDatabase, options: Partial<ApiKeyAdminOptions> = {
   await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
   await app.register(apiKeyAdmin, { prefix: PREFIX, guard, ...options })
   app.get('/protected', { config: { apiKey: true } }, async () => ({ ok: true }))
+  app.get('/orders', { config: { apiKey: { scopes: ['orders:read'] } } }, async () => ({ orders: [] }))
   await app.ready()
   return app
 }
@@ -32,8 +33,10 @@ const ROUTES: InjectOptions[] = [
   { method: 'GET', url: `${PREFIX}/api/keys` },
   { method: 'GET', url: `${PREFIX}/api/keys/some-id` },
   { method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x' } },
-  { method: 'POST', url: `${PREFIX}/api/keys/some-id/revoke`, payload: {} }
+  { method: 'POST', url: `${PREFIX}/api/keys/some-id/revoke`, payload: {} },
+  { method: 'POST', url: `${PREFIX}/api/keys/some-id/rotate`, payload: { gracePeriod: 0 } }
 ]
+const HOUR = 60 * 60 * 1000
 
 t.test('registration', async (t) => {
   const db = await openDatabase('sqlite')
@@ -90,6 +93,19 @@ eachDatabase(t, async (t, db) => {
     const plain = await app.inject({ method: 'POST', url: `${PREFIX}/api/keys`, headers: { ...API, 'content-type': 'text/plain' }, payload: '{"name":"evil"}' })
     t.equal(plain.statusCode, 400, 'and a body that is not JSON is never read as one')
     t.equal((await app.apiKeys.list({ where: { name: 'evil' } })).total, 0)
+
+    // The router decodes %61 to "a": the check is bound to the routes, not to how their URL is spelled.
+    const { apiKey, key } = await app.apiKeys.create({ name: 'target' })
+    for (const url of [`${PREFIX}/%61pi/keys/${apiKey.id}/rotate`, `${PREFIX}/api/keys/${apiKey.id}/%72otate`, `${PREFIX}/%61pi/keys/${apiKey.id}/revoke`]) {
+      const encoded = await app.inject({ method: 'POST', url, headers: { ...ADMIN, 'content-type': 'text/plain' }, payload: '{}' })
+      t.equal(encoded.statusCode, 403, url)
+      t.equal(encoded.json().code, 'FST_API_KEY_ADMIN_CSRF')
+      t.equal((await app.inject({ method: 'POST', url, payload: {} })).statusCode, 401, 'and the guard runs first')
+    }
+    t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200, 'neither rotated nor revoked')
+    t.equal((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/revoke`, headers: { ...API, 'content-type': 'text/plain' }, payload: '{}' })).statusCode, 400, 'write calls take JSON only')
+    t.equal((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/rotate`, headers: { ...API, 'content-type': 'text/plain' }, payload: '{}' })).statusCode, 400)
+    t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200)
   })
 
   t.test('the page and its assets', async (t) => {
@@ -158,6 +174,58 @@ eachDatabase(t, async (t, db) => {
     t.equal(responses.filter((body) => body.includes(key)).length, 1, 'the key appears in the create response only')
   })
 
+  t.test('scopes and rotation', async (t) => {
+    const responses: string[] = []
+    const call = async (options: InjectOptions): Promise<any> => {
+      const res = await app.inject({ ...options, headers: API })
+      responses.push(res.body)
+      return res
+    }
+    const orders = async (key: string): Promise<number> => (await app.inject({ url: '/orders', headers: auth(key) })).statusCode
+
+    const created = await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'orders app', scopes: ['orders:read', 'billing:*'] } })
+    t.equal(created.statusCode, 201)
+    const { apiKey, key: original } = created.json()
+    t.equal(apiKey.scopes, 'orders:read billing:*')
+    t.equal(apiKey.previousKeyExpiresAt, null)
+    t.equal(await orders(original), 200, 'the scope works')
+    const unscoped = (await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'no scopes', scopes: [] } })).json()
+    t.equal(unscoped.apiKey.scopes, '')
+    t.equal(await orders(unscoped.key), 403, 'a key without it is refused')
+    t.equal((await call({ url: `${PREFIX}/api/keys?search=orders%20app` })).json().items[0].scopes, 'orders:read billing:*', 'the list shows scopes')
+
+    const before = Date.now()
+    const graced = await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/rotate`, payload: { gracePeriod: HOUR } })
+    t.equal(graced.statusCode, 200)
+    const { apiKey: rotated, key: second } = graced.json()
+    t.match(second, app.apiKeys.keyPattern)
+    t.not(second, original)
+    t.match(rotated, { id: apiKey.id, name: 'orders app', prefix: apiKey.prefix, scopes: 'orders:read billing:*', status: 'active' })
+    const until = Date.parse(rotated.previousKeyExpiresAt)
+    t.ok(until >= before + HOUR && until <= Date.now() + HOUR, 'the old secret works for an hour')
+    t.equal(await orders(second), 200, 'the new key works, with the same scopes')
+    t.equal(await orders(original), 200, 'the old one too, during the grace period')
+    t.equal((await call({ url: `${PREFIX}/api/keys/${apiKey.id}` })).json().previousKeyExpiresAt, rotated.previousKeyExpiresAt, 'the details show until when')
+
+    const now = await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/rotate`, payload: {} })
+    t.equal(now.statusCode, 200, 'no grace period by default')
+    const third = now.json().key
+    t.equal(await orders(third), 200)
+    t.equal(await orders(second), 401, 'the secret it replaced stops at once')
+    t.equal(await orders(original), 401)
+
+    await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/revoke`, payload: {} })
+    const refused = await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/rotate`, payload: { gracePeriod: HOUR } })
+    t.equal(refused.statusCode, 409, 'a revoked key cannot be rotated')
+    t.equal(refused.json().code, 'FST_API_KEY_NOT_ROTATABLE')
+    t.equal(await orders(third), 401)
+
+    for (const body of responses) t.notMatch(body, /\$scrypt\$|hashedKey/, 'no hash in any response')
+    for (const [key, where] of [[original, 'create'], [second, 'first rotation'], [third, 'second rotation']]) {
+      t.equal(responses.filter((body) => body.includes(key)).length, 1, `each key in one response: the ${where}`)
+    }
+  })
+
   t.test('bad input is a 4xx with a code', async (t) => {
     const cases: Array<[InjectOptions, number, string]> = [
       [{ url: `${PREFIX}/api/keys?status=gone` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
@@ -169,7 +237,14 @@ eachDatabase(t, async (t, db) => {
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: 'soon' } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: '2001-01-01' } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: 5 } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
-      [{ method: 'POST', url: `${PREFIX}/api/keys`, headers: { 'content-type': 'application/json' }, payload: 'null' }, 400, 'FST_API_KEY_INVALID_ARGUMENT']
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, headers: { 'content-type': 'application/json' }, payload: 'null' }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', scopes: ['orders read'] } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', scopes: 'orders:read' } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys/missing/rotate`, payload: {} }, 404, 'FST_API_KEY_NOT_FOUND'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys/missing/rotate`, payload: { gracePeriod: -1 } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys/missing/rotate`, payload: { gracePeriod: '1h' } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys/missing/rotate`, headers: { 'content-type': 'application/json' }, payload: '[]' }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys/missing/revoke`, headers: { 'content-type': 'application/json' }, payload: 'null' }, 400, 'FST_API_KEY_INVALID_ARGUMENT']
     ]
     for (const [options, status, code] of cases) {
       const res = await app.inject({ ...options, headers: { ...API, ...(options.headers as object) } })

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { parseCommand } from '../src/cli/args.ts'
-import { parseExpiry } from '../src/cli/expiry.ts'
+import { parseCommand, parseScopeFlags } from '../src/cli/args.ts'
+import { formatDuration, parseExpiry, parseGrace } from '../src/cli/expiry.ts'
 import { parseFields } from '../src/cli/fields.ts'
 
 const NOW = new Date('2026-01-15T10:00:00.000Z')
@@ -24,6 +24,33 @@ t.test('durations count from now; dates are ISO dates that exist', async (t) => 
   t.throws(() => parseExpiry('2026-01-15', NOW), usage(/the key would be expired already/))
 })
 
+t.test('--grace: a duration up to a year, or 0', async (t) => {
+  t.equal(parseGrace('0'), 0)
+  t.equal(parseGrace('0m'), 0)
+  t.equal(parseGrace('30m'), 30 * MINUTE)
+  t.equal(parseGrace('24h'), 24 * 60 * MINUTE)
+  t.equal(parseGrace('7d'), 7 * 24 * 60 * MINUTE)
+  t.equal(parseGrace('1y'), 365 * 24 * 60 * MINUTE)
+  t.equal(parseGrace('365d'), parseGrace('1y'), 'a year is the most')
+  for (const bad of ['', '1', '00', '30', '30s', '1.5h', '-1h', '1 h', '2027-01-31', 'none']) {
+    t.throws(() => parseGrace(bad), usage(/^Invalid --grace .*: use a duration like 30m, 24h, 7d, or 0 for none$/), bad)
+  }
+  for (const long of ['366d', '2y', '53w']) t.throws(() => parseGrace(long), usage(/: at most a year \(1y, 365d\)$/), long)
+  t.same(['30m', '90m', '24h', '36h', '7d', '10d', '2w', '1y'].map((value) => formatDuration(parseGrace(value))), ['30m', '90m', '1d', '36h', '1w', '10d', '2w', '1y'])
+})
+
+t.test('--scope: repeatable, or lists separated by commas or spaces', async (t) => {
+  t.same(parseScopeFlags([]), [])
+  t.same(parseScopeFlags(['orders:read']), ['orders:read'])
+  t.same(parseScopeFlags(['orders:read', 'orders:write']), ['orders:read', 'orders:write'])
+  t.same(parseScopeFlags(['orders:read,orders:write', ' billing:* ', 'a, b  c,', '*']), ['orders:read', 'orders:write', 'billing:*', 'a', 'b', 'c', '*'])
+  t.throws(() => parseScopeFlags(['']), usage(/^Invalid --scope "": expected a scope such as orders:read$/))
+  t.throws(() => parseScopeFlags([' , ']), usage(/^Invalid --scope ""/))
+  t.throws(() => parseScopeFlags(['orders:read', 'orders/write']), usage(/^Invalid --scope: "orders\/write" is not a scope: use words of A-Z a-z 0-9 _ \. - joined by colons/))
+  t.throws(() => parseScopeFlags(['*:read']), usage(/"\*:read" is not a scope/))
+  t.throws(() => parseScopeFlags(Array.from({ length: 100 }, (_, i) => `resource${i}:read`)), usage(/^Invalid --scope: at most 1000 characters in all$/))
+})
+
 t.test('--field: strings, or JSON after :=', async (t) => {
   t.same(parseFields([]), {})
   t.same(parseFields(['team=ops', 'orgId:=42', 'internal:=true', 'note:=null', 'label:="x y"', 'eq=a=b', 'empty=']), {
@@ -37,13 +64,17 @@ t.test('--field: strings, or JSON after :=', async (t) => {
   t.throws(() => parseFields(['orgId:=forty']), usage(/^Invalid --field orgId:=forty: not JSON/))
   t.throws(() => parseFields(['name=x']), usage(/^Invalid --field name: use --name$/))
   t.throws(() => parseFields(['expiresAt:=null']), usage(/use --expires/))
+  t.throws(() => parseFields(['scopes=orders:read']), usage(/^Invalid --field scopes: use --scope$/))
   t.throws(() => parseFields(['team=a', 'team=b']), usage(/given twice/))
   t.same(parseFields(['constructor=x']), { constructor: 'x' })
 })
 
 t.test('commands and their options', async (t) => {
   t.same(parseCommand(['create', '--name', 'ci', '--field', 'a=1', '--field', 'b:=2', '--json'], NOW), {
-    command: 'create', config: undefined, name: 'ci', expiresAt: null, fields: { a: '1', b: 2 }, json: true
+    command: 'create', config: undefined, name: 'ci', expiresAt: null, scopes: [], fields: { a: '1', b: 2 }, json: true
+  })
+  t.match(parseCommand(['create', '--name', 'ci', '--scope', 'orders:read', '--scope=orders:write,billing:*'], NOW), {
+    command: 'create', scopes: ['orders:read', 'orders:write', 'billing:*']
   })
   t.match(parseCommand(['--config', 'x.mjs', 'create', '--expires', '1d', '--name=ci'], NOW), {
     command: 'create', config: 'x.mjs', expiresAt: new Date(NOW.getTime() + 24 * 60 * MINUTE), json: false
@@ -55,22 +86,25 @@ t.test('commands and their options', async (t) => {
   t.same(parseCommand(['show', 'abc', '--json', '--config', 'c.ts'], NOW), { command: 'show', config: 'c.ts', target: 'abc', json: true })
   t.same(parseCommand(['revoke', '-y', 'abc'], NOW), { command: 'revoke', config: undefined, target: 'abc', yes: true })
   t.same(parseCommand(['revoke', 'abc'], NOW), { command: 'revoke', config: undefined, target: 'abc', yes: false })
+  t.same(parseCommand(['rotate', 'abc'], NOW), { command: 'rotate', config: undefined, target: 'abc', gracePeriod: 0, json: false })
+  t.same(parseCommand(['rotate', '--grace', '24h', 'abc', '--json'], NOW), { command: 'rotate', config: undefined, target: 'abc', gracePeriod: 24 * 60 * MINUTE, json: true })
 })
 
 t.test('help, wherever it is asked for', async (t) => {
   t.same(parseCommand(['--help'], NOW), { command: 'help', topic: 'main' })
   t.same(parseCommand(['help'], NOW), { command: 'help', topic: 'main' })
   t.same(parseCommand(['help', 'list'], NOW), { command: 'help', topic: 'list' })
+  t.same(parseCommand(['rotate', '--grace', 'forever', '-h'], NOW), { command: 'help', topic: 'rotate' })
   t.same(parseCommand(['show', '-h'], NOW), { command: 'help', topic: 'show' })
   t.same(parseCommand(['create', '--expires', 'soon', '--help'], NOW), { command: 'help', topic: 'create' }, 'before any check')
 })
 
 t.test('bad usage', async (t) => {
   const bad = (argv: string[], message: RegExp): void => { t.throws(() => parseCommand(argv, NOW), usage(message), argv.join(' ')) }
-  bad([], /^Missing command: create, list, show, revoke or help/)
+  bad([], /^Missing command: create, list, show, rotate, revoke or help/)
   bad(['--json'], /^Missing command/)
-  bad(['rotate'], /^Unknown command "rotate"/)
-  bad(['help', 'rotate'], /^Unknown command "rotate"/)
+  bad(['rename'], /^Unknown command "rename"/)
+  bad(['help', 'rename'], /^Unknown command "rename"/)
   bad(['list', '--yes'], /^Unknown option '--yes' \(see 'fastify-prisma-api-key list --help'\)$/)
   bad(['list', '--json=yes'], /^Option '--json' does not take an argument/)
   bad(['create', '--name'], /argument missing/)
@@ -79,6 +113,11 @@ t.test('bad usage', async (t) => {
   bad(['create', '--name', 'x', 'extra'], /^Unexpected argument "extra"/)
   bad(['show'], /^show needs one id or prefix/)
   bad(['revoke', 'a', 'b', '--yes'], /^revoke needs one id or prefix/)
+  bad(['rotate', '--grace', '1h'], /^rotate needs one id or prefix/)
+  bad(['rotate', 'abc', '--grace', '2y'], /^Invalid --grace "2y": at most a year/)
+  bad(['rotate', 'abc', '--yes'], /^Unknown option '--yes' \(see 'fastify-prisma-api-key rotate --help'\)$/)
+  bad(['create', '--name', 'x', '--scope', 'orders read!'], /^Invalid --scope: "read!" is not a scope/)
+  bad(['list', '--scope', 'orders:read'], /^Unknown option '--scope'/)
   bad(['list', '--status', 'all'], /^Invalid --status "all": expected one of active, revoked, expired$/)
   for (const limit of ['0', '501', '1.5', 'ten', '']) bad(['list', '--limit', limit], /^Invalid --limit .*: expected an integer from 1 to 500$/)
   bad(['list', '--page', '0'], /^Invalid --page "0"/)

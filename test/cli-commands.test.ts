@@ -61,8 +61,64 @@ t.test('commands on a database', async (t) => {
 
   t.test('create with extra fields hands them to the model', async (t) => {
     const io = fakeIo()
-    await t.rejects(runCommand({ command: 'create', name: 'x', expiresAt: null, fields: { team: 'ops' }, json: false }, manager, io), { message: /Unknown argument `team`/ })
+    await t.rejects(runCommand({ command: 'create', name: 'x', expiresAt: null, scopes: [], fields: { team: 'ops' }, json: false }, manager, io), { message: /Unknown argument `team`/ })
     t.same(io.lines, [])
+  })
+
+  t.test('create with scopes', async (t) => {
+    const io = fakeIo()
+    await runCommand({ command: 'create', name: 'scoped', expiresAt: null, scopes: ['orders:read', 'orders:*', 'orders:read'], fields: {}, json: false }, manager, io)
+    t.match(io.lines[0], /\nscopes +orders:read orders:\*$/, 'stored once each, shown space-separated')
+    const key = io.lines[0].split('\n')[0]
+    t.match(await manager.verify(key), { valid: true, apiKey: { scopes: 'orders:read orders:*' } })
+  })
+
+  t.test('rotate: the new key once, and how long the old one works', async (t) => {
+    const { apiKey, key } = await manager.create({ name: 'rotated', scopes: ['orders:read'] })
+    const io = fakeIo()
+    const before = Date.now()
+    t.equal(await runCommand({ command: 'rotate', target: apiKey.prefix, gracePeriod: 90 * 60_000, json: false }, manager, io), 0)
+    const [printed] = io.lines
+    const newKey = printed.split('\n')[0]
+    t.match(newKey, manager.keyPattern)
+    t.ok(newKey.startsWith(apiKey.prefix), 'same prefix')
+    t.match(printed, /\nscopes +orders:read\nold secret until +\d{4}-\d\d-\d\dT[\d:.]+Z$/)
+    t.same(io.notes.slice(0, 1), ['\nThis is the only time the key is shown: store it now, only its hash is kept.'])
+    t.match(io.notes[1], /^The old secret keeps working for 90m, until (\S+), then never again\.$/)
+    const until = Date.parse(/until (\S+),/.exec(io.notes[1])?.[1] ?? '')
+    t.ok(until >= before + 90 * 60_000 && until <= Date.now() + 90 * 60_000)
+    t.equal(io.notes.length, 2)
+    t.match(await manager.verify(key), { valid: true }, 'old secret: in its grace period')
+    t.match(await manager.verify(newKey), { valid: true })
+
+    const json = fakeIo()
+    await runCommand({ command: 'rotate', target: apiKey.id, gracePeriod: 0, json: true }, manager, json)
+    const rotated = JSON.parse(json.lines[0])
+    t.match(rotated, { apiKey: { id: apiKey.id, name: 'rotated', status: 'active', scopes: 'orders:read' }, key: /\./ })
+    t.notOk('hashedKey' in rotated.apiKey || 'previousHashedKey' in rotated.apiKey)
+    t.same(json.notes, [], 'JSON alone')
+    t.match(await manager.verify(newKey), { valid: false }, 'no grace: the secret before stops at once')
+    t.match(await manager.verify(rotated.key), { valid: true })
+
+    const none = fakeIo()
+    await runCommand({ command: 'rotate', target: apiKey.id, gracePeriod: 0, json: false }, manager, none)
+    t.match(none.notes[1], /^The old secret no longer works: running apps refuse it once their cached copy expires/)
+  })
+
+  t.test('rotate: an expired key gets a warning, a revoked one an error', async (t) => {
+    const expired = await manager.create({ name: 'lapsed', expiresAt: new Date(Date.now() - 1000) })
+    const io = fakeIo()
+    t.equal(await runCommand({ command: 'rotate', target: expired.apiKey.id, gracePeriod: 0, json: false }, manager, io), 0)
+    t.match(io.notes[2], `Note: this key expired at ${(expired.apiKey.expiresAt as Date).toISOString()}, so apps refuse its new secret as well.`)
+
+    const revoked = await manager.create({ name: 'gone' })
+    await manager.revoke(revoked.apiKey.id)
+    const refused = fakeIo()
+    await t.rejects(runCommand({ command: 'rotate', target: revoked.apiKey.prefix, gracePeriod: 0, json: false }, manager, refused), {
+      code: 'FST_API_KEY_NOT_ROTATABLE', message: `API key ${revoked.apiKey.id} is revoked: it cannot be rotated, create a new key instead`
+    })
+    t.same(refused.lines, [])
+    await t.rejects(runCommand({ command: 'rotate', target: 'nope', gracePeriod: 0, json: false }, manager, refused), { message: 'No API key with id or prefix "nope"' })
   })
 })
 

@@ -27,11 +27,17 @@ t.test('control characters from the database never reach the terminal', async (t
   t.equal(formatPairs([['name', 'a\nb'], ['id', '1']]), 'name  a?b\nid    1')
 })
 
-t.test('list rows: dates to the minute in UTC', async (t) => {
-  t.equal(formatList([{ record, status: 'active' }, { record: { ...record, name: 'old', revoked: true, expiresAt: null, lastUsedAt: record.createdAt }, status: 'revoked' }]), [
-    'NAME     PREFIX    STATUS   CREATED            EXPIRES            LAST USED',
-    'billing  AbCd1234  active   2026-01-15 10:04Z  2027-01-31 00:00Z  never',
-    'old      AbCd1234  revoked  2026-01-15 10:04Z  never              2026-01-15 10:04Z'
+t.test('list rows: dates to the minute in UTC, scopes last', async (t) => {
+  const many = Array.from({ length: 6 }, (_, i) => `resource${i}:read`).join(' ')
+  t.equal(formatList([
+    { record, status: 'active' },
+    { record: { ...record, name: 'old', revoked: true, expiresAt: null, lastUsedAt: record.createdAt, scopes: '' }, status: 'revoked' },
+    { record: { ...record, name: 'wide', scopes: many }, status: 'active' }
+  ]), [
+    'NAME     PREFIX    STATUS   CREATED            EXPIRES            LAST USED          SCOPES',
+    'billing  AbCd1234  active   2026-01-15 10:04Z  2027-01-31 00:00Z  never              orders:read orders:*',
+    'old      AbCd1234  revoked  2026-01-15 10:04Z  never              2026-01-15 10:04Z  -',
+    `wide     AbCd1234  active   2026-01-15 10:04Z  2027-01-31 00:00Z  never              ${many.slice(0, 39)}…`
   ].join('\n'))
 })
 

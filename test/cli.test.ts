@@ -128,10 +128,10 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
     const table = await other('list')
     t.equal(table.code, 0)
     const [header, ...rows] = table.stdout.trimEnd().split('\n')
-    t.match(header, /^NAME +PREFIX +STATUS +CREATED +EXPIRES +LAST USED$/)
+    t.match(header, /^NAME +PREFIX +STATUS +CREATED +EXPIRES +LAST USED +SCOPES$/)
     t.equal(rows.length, 4)
     t.match(rows[0], new RegExp(`^last year +${expired.apiKey.prefix} +expired +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ +\\d{4}-`))
-    t.match(rows[1], new RegExp(`^old partner +${revoked.apiKey.prefix} +revoked +.+ never +never$`))
+    t.match(rows[1], new RegExp(`^old partner +${revoked.apiKey.prefix} +revoked +.+ never +never +-$`))
     t.match(table.stderr, /1-4 of 4/)
 
     const [revokedJson, activeJson, secondJson, paged, lost, zero] = await Promise.all([
@@ -164,7 +164,7 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
     ])
     t.equal(byId.code, 0)
     t.match(byId.stdout, new RegExp(`^name +shown\\nid +${apiKey.id}\\nprefix +${apiKey.prefix}\\nstatus +active\\n`))
-    t.match(byId.stdout, /\nexpires +never\nlast used +never\n$/)
+    t.match(byId.stdout, /\nexpires +never\nlast used +never\nscopes +none\n$/)
     t.equal(byPrefix.stdout, byId.stdout)
     const json = JSON.parse(asJson.stdout)
     t.match(json, { id: apiKey.id, name: 'shown', status: 'active', expiresAt: null })
@@ -188,7 +188,64 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
     failed(t, await run('revoke', 'no-such-key', '--yes'), 1, /No API key with id or prefix "no-such-key"/)
   })
 
-  t.test('only create prints a key', async (t) => {
+  await t.test('create --scope, then rotate with and without a grace period', async (t) => {
+    const created = await run('create', '--name', 'orders app', '--scope', 'orders:read', '--scope', 'orders:write,billing:*')
+    t.equal(created.code, 0)
+    const original = created.stdout.split('\n')[0]
+    keys.push(original)
+    t.match(created.stdout, /\nscopes +orders:read orders:write billing:\*\n/)
+    const verified = await manager.verify(original)
+    if (!verified.valid) throw new Error('the created key does not work')
+    const { id, prefix } = verified.apiKey
+    t.equal(verified.apiKey.scopes, 'orders:read orders:write billing:*', 'stored as given')
+
+    const before = Date.now()
+    const graced = await run('rotate', prefix, '--grace', '1h')
+    t.equal(graced.code, 0)
+    const second = graced.stdout.split('\n')[0]
+    keys.push(second)
+    t.match(second, manager.keyPattern)
+    t.not(second, original)
+    t.equal((graced.stdout + graced.stderr).split(second).length, 2, 'the new key appears once')
+    t.notOk((graced.stdout + graced.stderr).includes(original.slice(9)), 'the old one not at all')
+    t.match(graced.stdout, new RegExp(`\\nid +${id}\\nprefix +${prefix}\\nstatus +active\\n`), 'same key: id and prefix')
+    t.match(graced.stdout, /\nscopes +orders:read orders:write billing:\*\nold secret until +\S+Z\n$/)
+    t.match(graced.stderr, /only time the key is shown: store it now/)
+    t.match(graced.stderr, /\nThe old secret keeps working for 1h, until \S+Z, then never again\.\n$/)
+    const until = (await manager.get(id))?.previousKeyExpiresAt?.getTime() as number
+    t.ok(until >= before + 60 * 60_000 && until <= Date.now() + 60 * 60_000, 'for an hour')
+    t.match(await manager.verify(second), { valid: true, apiKey: { id, scopes: 'orders:read orders:write billing:*' } }, 'the new key works')
+    t.match(await manager.verify(original), { valid: true, apiKey: { id } }, 'the old one too, during the grace period')
+
+    const shown = await other('show', prefix)
+    t.match(shown.stdout, /\nold secret until +\S+Z\n$/)
+
+    const now = await run('rotate', id, '--json')
+    t.equal(now.code, 0)
+    const { apiKey, key: third } = JSON.parse(now.stdout)
+    keys.push(third)
+    t.match(apiKey, { id, prefix, status: 'active', scopes: 'orders:read orders:write billing:*' })
+    t.notOk('hashedKey' in apiKey || 'previousHashedKey' in apiKey)
+    t.equal(now.stderr, '')
+    t.match(await manager.verify(third), { valid: true })
+    t.match(await manager.verify(second), { valid: false, reason: 'wrong_secret' }, 'without --grace the replaced secret stops at once')
+    t.match(await manager.verify(original), { valid: false }, 'and the one before it as well')
+
+    await manager.revoke(id)
+    const [revoked, unknown, tooLong, badScope] = await Promise.all([
+      run('rotate', prefix, '--grace', '1h'),
+      run('rotate', 'no-such-key'),
+      run('rotate', prefix, '--grace', '2y'),
+      run('create', '--name', 'x', '--scope', 'orders read!')
+    ])
+    failed(t, revoked, 1, new RegExp(`API key ${id} is revoked: it cannot be rotated, create a new key instead`))
+    failed(t, unknown, 1, /No API key with id or prefix "no-such-key"/)
+    failed(t, tooLong, 2, /Invalid --grace "2y": at most a year/)
+    failed(t, badScope, 2, /Invalid --scope: "read!" is not a scope/)
+    t.match(await manager.verify(third), { valid: false, reason: 'revoked' })
+  })
+
+  t.test('only create and rotate print a key', async (t) => {
     t.ok(others.length >= 10)
     for (const { stdout, stderr } of others) {
       for (const key of keys) t.notOk((stdout + stderr).includes(key.slice(9)), 'no secret in the output')
@@ -219,7 +276,8 @@ t.test('--help on every command, with no config needed', { buffered: true }, asy
     [['create', '--help'], 'create --name <name> [options]'],
     [['list', '-h'], 'list [options]'],
     [['show', '--help'], 'show <id|prefix> [options]'],
-    [['revoke', '--help', '--yes'], 'revoke <id|prefix> [options]']
+    [['revoke', '--help', '--yes'], 'revoke <id|prefix> [options]'],
+    [['rotate', '--help'], 'rotate <id|prefix> [options]']
   ] as const
   const runs = await Promise.all(pages.map(async ([args]) => await cli([...args], {}, cwd)))
   for (const [i, [args, usage]] of pages.entries()) {
@@ -231,14 +289,15 @@ t.test('--help on every command, with no config needed', { buffered: true }, asy
 })
 
 t.test('usage errors exit 2', { buffered: true }, async (t) => {
-  const [rotate, none, verbose, valueless, helpRotate] = await Promise.all([
-    cli(['rotate']), cli([]), cli(['list', '--verbose']), cli(['create', '--name']), cli(['help', 'rotate'])
+  const [rename, none, verbose, valueless, helpRename, grace] = await Promise.all([
+    cli(['rename']), cli([]), cli(['list', '--verbose']), cli(['create', '--name']), cli(['help', 'rename']), cli(['rotate', 'abc', '--grace', '1 hour'])
   ])
-  failed(t, rotate, 2, /Unknown command "rotate": expected one of create, list, show, revoke or help/)
+  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke or help/)
   failed(t, none, 2, /Missing command/)
   failed(t, verbose, 2, /Unknown option '--verbose' \(see 'fastify-prisma-api-key list --help'\)/)
   failed(t, valueless, 2, /Option '--name <value>' argument missing/)
-  failed(t, helpRotate, 2, /Unknown command "rotate"/)
+  failed(t, helpRename, 2, /Unknown command "rename"/)
+  failed(t, grace, 2, /Invalid --grace "1 hour": use a duration like 30m, 24h, 7d, or 0 for none/)
 })
 
 t.test('the config module', { buffered: true }, async (t) => {
@@ -288,7 +347,7 @@ t.test('the config module', { buffered: true }, async (t) => {
 })
 
 t.test('an unreachable database is a one-line error, exit 1', { buffered: true }, async (t) => {
-  const commands = [['list'], ['show', 'abc'], ['revoke', 'abc', '--yes'], ['create', '--name', 'during outage']]
+  const commands = [['list'], ['show', 'abc'], ['revoke', 'abc', '--yes'], ['create', '--name', 'during outage'], ['rotate', 'abc', '--grace', '1d']]
   const runs = await Promise.all(commands.map(async (args) => await cli([...args, '--config', CONFIG], UNREACHABLE)))
   for (const run of runs) {
     failed(t, run, 1, /^fastify-prisma-api-key: Could not reach the database: Can't reach database server at 127\.0\.0\.1:1\n$/)

@@ -178,7 +178,7 @@ async function suite (t: Test, db: MigratedDatabase): Promise<void> {
     await sleep(TTL * 2.5)
     const gone = await app.inject({ url: '/me', headers: header(key) })
     t.equal(gone.statusCode, 401)
-    t.equal(gone.json().code, 'FST_API_KEY_UNKNOWN')
+    t.equal(gone.json().code, 'FST_API_KEY_INVALID')
     t.equal((await app.inject({ url: '/me', headers: header(other.key) })).statusCode, 200, 'other organizations\' keys are untouched')
   })
 }

@@ -181,7 +181,7 @@ function allowed (header: string, keyword: string, value: string | string[], val
     if (presented === revoked) return new Set(['401 FST_API_KEY_REVOKED'])
     // The secret is checked before anything else is said about a key.
     const known = [valid, revoked].some((key) => key.slice(0, 8) === presented.slice(0, 8))
-    return new Set([known ? '401 FST_API_KEY_WRONG_SECRET' : '401 FST_API_KEY_UNKNOWN'])
+    return new Set([known ? '401 FST_API_KEY_INVALID' : '401 FST_API_KEY_INVALID'])
   }
   // Not a key: no key at all (another scheme, nothing) or a malformed one.
   // Which of the two is credentials.test.ts's business.
@@ -198,7 +198,7 @@ t.test(`the plugin over HTTP: ${2 * RUNS_PER_HEADER} generated header values get
   // scrypt check. With the default throttle the eleventh would wait a second
   // and get a 429: the run would take hours, and only exercise the tarpit
   // (cache.test.ts covers it). So the throttle is off here, and every such
-  // value is really checked and must get FST_API_KEY_WRONG_SECRET; a 429 counts as a failure.
+  // value is really checked and must get FST_API_KEY_INVALID; a 429 counts as a failure.
   const options = { maxFailures: 1_000_000, throttleDelay: 0, hashThreads: 2 }
   const apps: Record<string, FastifyInstance> = {
     authorization: await buildApp(db, options),

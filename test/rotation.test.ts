@@ -36,10 +36,10 @@ eachDatabase(t, async (t, db) => {
     clock.tick(24 * HOUR - 1)
     t.equal(await status(oldKey), 200, 'until the last millisecond')
     clock.tick(1)
-    t.equal(await code(oldKey), 'FST_API_KEY_WRONG_SECRET', 'then never again, even though it was cached')
+    t.equal(await code(oldKey), 'FST_API_KEY_INVALID', 'then never again, even though it was cached')
     t.equal(await status(key), 200)
     clock.tick(365 * 24 * HOUR)
-    t.equal(await code(oldKey), 'FST_API_KEY_WRONG_SECRET')
+    t.equal(await code(oldKey), 'FST_API_KEY_INVALID')
     t.equal((await fastify.apiKeys.get(id))?.previousKeyExpiresAt?.getTime(), new Date('2026-11-29T12:00:00Z').getTime() + 24 * HOUR)
   })
 
@@ -49,7 +49,7 @@ eachDatabase(t, async (t, db) => {
     // docs/rotation.md: leaked
     const { key } = await fastify.apiKeys.rotate(created.apiKey.id)
     // end
-    t.equal(await code(created.key), 'FST_API_KEY_WRONG_SECRET')
+    t.equal(await code(created.key), 'FST_API_KEY_INVALID')
     t.equal(await status(key), 200)
   })
 
@@ -57,7 +57,7 @@ eachDatabase(t, async (t, db) => {
     const first = await fastify.apiKeys.create({ name: 'twice' })
     const second = await fastify.apiKeys.rotate(first.apiKey.id, { gracePeriod: HOUR })
     const third = await fastify.apiKeys.rotate(first.apiKey.id, { gracePeriod: HOUR })
-    t.equal(await code(first.key), 'FST_API_KEY_WRONG_SECRET', 'only one previous secret is kept')
+    t.equal(await code(first.key), 'FST_API_KEY_INVALID', 'only one previous secret is kept')
     t.equal(await status(second.key), 200, 'the one just replaced keeps its grace period')
     t.equal(await status(third.key), 200)
   })
@@ -65,7 +65,7 @@ eachDatabase(t, async (t, db) => {
   t.test('wrong secrets fail during the grace period too', async (t) => {
     const created = await fastify.apiKeys.create({ name: 'guessed' })
     const { key } = await fastify.apiKeys.rotate(created.apiKey.id, { gracePeriod: HOUR })
-    t.equal(await code(wrongSecret(key)), 'FST_API_KEY_WRONG_SECRET')
+    t.equal(await code(wrongSecret(key)), 'FST_API_KEY_INVALID')
   })
 
   t.test('revoking ends both secrets; a revoked key cannot be rotated', async (t) => {

@@ -32,7 +32,7 @@ export function page (title: string): string {
   </section>
   <p id="error" class="error" role="alert" hidden></p>
   <table>
-    <thead><tr id="head"><th>Name</th><th>Prefix</th><th>Status</th><th>Created</th><th>Expires</th><th>Last used</th><th></th></tr></thead>
+    <thead><tr id="head"><th>Name</th><th>Prefix</th><th>Status</th><th>Scopes</th><th>Created</th><th>Expires</th><th>Last used</th><th></th></tr></thead>
     <tbody id="rows"></tbody>
   </table>
   <nav class="pager">
@@ -47,6 +47,8 @@ export function page (title: string): string {
     <h2>New API key</h2>
     <label>Name <input id="create-name" name="name" required maxlength="190" autocomplete="off"></label>
     <label>Expires (optional) <input id="create-expires" name="expiresAt" type="date"></label>
+    <label>Scopes (optional) <input id="create-scopes" name="scopes" autocomplete="off" spellcheck="false" placeholder="orders:read, orders:write">
+      <small>Separated by spaces or commas. <code>orders:*</code> grants every orders scope, <code>*</code> all of them.</small></label>
     <p id="create-error" class="error" role="alert" hidden></p>
     <div class="actions"><button type="button" id="create-cancel">Cancel</button><button type="submit" class="primary">Create key</button></div>
   </form>
@@ -56,13 +58,31 @@ export function page (title: string): string {
   <h2>Copy the new key now</h2>
   <p class="warning">This is the only time the key is shown. It is not stored and cannot be shown again.</p>
   <div class="secret"><code id="new-key"></code><button id="copy" type="button">Copy</button></div>
+  <p id="key-note" hidden></p>
   <div class="actions"><button id="key-done" type="button" class="primary">I have stored it</button></div>
 </dialog>
 
 <dialog id="detail-dialog">
   <h2 id="detail-title"></h2>
   <dl id="detail"></dl>
-  <div class="actions"><button id="detail-revoke" type="button" class="danger">Revoke…</button><button id="detail-close" type="button">Close</button></div>
+  <div class="actions"><button id="detail-rotate" type="button">Rotate…</button><button id="detail-revoke" type="button" class="danger">Revoke…</button><button id="detail-close" type="button">Close</button></div>
+</dialog>
+
+<dialog id="rotate-dialog">
+  <form id="rotate-form" method="dialog">
+    <h2>Rotate <span id="rotate-name"></span></h2>
+    <p>The key gets a new secret, shown once; it keeps its id, name, prefix and scopes.</p>
+    <label>The current secret keeps working
+      <select id="rotate-grace">
+        <option value="0">No, it stops now</option>
+        <option value="3600000">for 1 hour</option>
+        <option value="86400000">for 24 hours</option>
+        <option value="604800000">for 7 days</option>
+      </select></label>
+    <p id="rotate-effect" class="warning"></p>
+    <p id="rotate-error" class="error" role="alert" hidden></p>
+    <div class="actions"><button type="button" id="rotate-cancel">Cancel</button><button type="submit" class="danger">Rotate key</button></div>
+  </form>
 </dialog>
 </body>
 </html>
@@ -101,7 +121,10 @@ dialog { border: 1px solid var(--line); border-radius: 10px; background: var(--c
 dialog::backdrop { background: rgb(0 0 0 / .35); }
 dialog h2 { margin-top: 0; font-size: 18px; }
 dialog label { display: block; margin: 12px 0; }
-dialog label input { display: block; width: 100%; box-sizing: border-box; margin-top: 4px; }
+dialog label input, dialog label select { display: block; width: 100%; box-sizing: border-box; margin-top: 4px; }
+dialog small { display: block; margin-top: 4px; color: var(--muted); }
+td.scopes { max-width: 240px; overflow: hidden; text-overflow: ellipsis; }
+.scope { display: inline-block; margin-right: 4px; padding: 0 6px; border: 1px solid var(--line); border-radius: 4px; }
 .actions { display: flex; gap: 10px; justify-content: flex-end; margin-top: 18px; }
 .warning { color: var(--warn); font-weight: 600; }
 .secret { display: flex; gap: 8px; align-items: center; padding: 10px; border: 1px dashed var(--line); border-radius: 6px; }
@@ -144,6 +167,21 @@ function badge (status) {
   return span
 }
 
+// Stored space-separated: one chip each, the whole list in the tooltip.
+function scopes (td, stored) {
+  if (!stored) {
+    td.textContent = '—'
+    return
+  }
+  td.title = stored
+  for (const scope of stored.split(' ')) {
+    const code = document.createElement('code')
+    code.className = 'scope'
+    code.textContent = scope
+    td.append(code)
+  }
+}
+
 function showError (id, error) {
   const p = $(id)
   p.textContent = error ? String(error.message || error) : ''
@@ -165,7 +203,7 @@ async function load () {
 function render (items) {
   const rows = $('rows')
   rows.replaceChildren()
-  const width = 7 + state.meta.columns.length
+  const width = 8 + state.meta.columns.length
   if (items.length === 0) {
     const row = rows.insertRow()
     const td = cell(row, state.search || state.status ? 'No key matches.' : 'No keys yet: create the first one.', 'empty')
@@ -179,6 +217,7 @@ function render (items) {
     prefix.textContent = key.prefix
     cell(row, '').append(prefix)
     cell(row, '').append(badge(key.status))
+    scopes(cell(row, '', 'scopes'), key.scopes)
     cell(row, day(key.createdAt))
     cell(row, day(key.expiresAt))
     cell(row, time(key.lastUsedAt))
@@ -217,7 +256,11 @@ function details (key) {
   const list = $('detail')
   list.replaceChildren()
   const fields = [['Name', key.name], ['Prefix', key.prefix], ['Status', key.status], ['Id', key.id], ['Created', time(key.createdAt)],
-    ['Expires', time(key.expiresAt)], ['Last used', time(key.lastUsedAt)]]
+    ['Expires', time(key.expiresAt)], ['Last used', time(key.lastUsedAt)], ['Scopes', key.scopes ? key.scopes.split(' ').join(', ') : 'none']]
+  // A rotation's grace period: only worth a line while the old secret still works.
+  if (key.status === 'active' && new Date(key.previousKeyExpiresAt) > new Date()) {
+    fields.push(['Old secret', 'works until ' + time(key.previousKeyExpiresAt)])
+  }
   state.meta.columns.forEach((label, i) => fields.push([label, key.columns[i] == null ? '—' : String(key.columns[i])]))
   for (const [label, value] of fields) {
     const dt = document.createElement('dt')
@@ -227,20 +270,60 @@ function details (key) {
     list.append(dt, dd)
   }
   $('detail-revoke').hidden = key.status === 'revoked'
+  // A revoked key cannot be rotated; an expired one would get a secret that is refused too.
+  $('detail-rotate').hidden = key.status !== 'active'
   $('detail-dialog').showModal()
+}
+
+function showNewKey (key, note) {
+  $('new-key').textContent = key
+  $('copy').textContent = 'Copy'
+  $('key-note').textContent = note || ''
+  $('key-note').hidden = !note
+  $('key-dialog').showModal()
+}
+
+function rotateEffect () {
+  const select = $('rotate-grace')
+  $('rotate-effect').textContent = select.value === '0'
+    ? 'Clients still using the current secret are refused from now on.'
+    : 'Clients have ' + select.selectedOptions[0].textContent.replace('for ', '') + ' to switch to the new key; then the current secret stops working.'
+}
+
+function openRotate () {
+  const key = state.current
+  $('rotate-name').textContent = '"' + key.name + '" (' + key.prefix + ')'
+  $('rotate-form').reset()
+  rotateEffect()
+  showError('rotate-error', null)
+  $('detail-dialog').close()
+  $('rotate-dialog').showModal()
+}
+
+async function rotate (event) {
+  event.preventDefault()
+  const key = state.current
+  try {
+    const rotated = await api('keys/' + encodeURIComponent(key.id) + '/rotate', { method: 'POST', body: JSON.stringify({ gracePeriod: Number($('rotate-grace').value) }) })
+    $('rotate-dialog').close()
+    const until = rotated.apiKey.previousKeyExpiresAt
+    showNewKey(rotated.key, $('rotate-grace').value === '0' ? 'The old secret no longer works.' : 'The old secret keeps working until ' + time(until) + '.')
+    await load()
+  } catch (error) {
+    showError('rotate-error', error)
+  }
 }
 
 async function create (event) {
   event.preventDefault()
   const name = $('create-name').value.trim()
   const expires = $('create-expires').value
+  const scopes = $('create-scopes').value.split(/[\\s,]+/).filter(Boolean)
   try {
-    const { key } = await api('keys', { method: 'POST', body: JSON.stringify({ name, expiresAt: expires ? new Date(expires + 'T23:59:59').toISOString() : null }) })
+    const { key } = await api('keys', { method: 'POST', body: JSON.stringify({ name, expiresAt: expires ? new Date(expires + 'T23:59:59').toISOString() : null, scopes }) })
     $('create-dialog').close()
     $('create-form').reset()
-    $('new-key').textContent = key
-    $('copy').textContent = 'Copy'
-    $('key-dialog').showModal()
+    showNewKey(key)
     state.page = 1
     await load()
   } catch (error) {
@@ -258,6 +341,7 @@ async function init () {
   $('new').addEventListener('click', () => { showError('create-error', null); $('create-dialog').showModal() })
   $('create-cancel').addEventListener('click', () => $('create-dialog').close())
   $('create-form').addEventListener('submit', create)
+  $('create-form').addEventListener('input', () => showError('create-error', null))
   $('copy').addEventListener('click', async () => {
     await navigator.clipboard.writeText($('new-key').textContent)
     $('copy').textContent = 'Copied'
@@ -267,6 +351,10 @@ async function init () {
   $('key-done').addEventListener('click', () => $('key-dialog').close())
   $('detail-close').addEventListener('click', () => $('detail-dialog').close())
   $('detail-revoke').addEventListener('click', () => revoke(state.current))
+  $('detail-rotate').addEventListener('click', openRotate)
+  $('rotate-grace').addEventListener('change', rotateEffect)
+  $('rotate-cancel').addEventListener('click', () => $('rotate-dialog').close())
+  $('rotate-form').addEventListener('submit', rotate)
   let timer
   $('search').addEventListener('input', () => {
     clearTimeout(timer)

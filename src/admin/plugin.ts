@@ -4,7 +4,7 @@ import type { ApiKeyManager } from '../manager.js'
 import { STATUSES, type ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../store.js'
 import { ASSETS, page } from './page.js'
-import { normalizeAdminOptions, type ApiKeyAdminOptions } from './options.js'
+import { normalizeAdminOptions, type AdminSettings, type ApiKeyAdminOptions } from './options.js'
 
 export type { ApiKeyAdminOptions, AdminColumn } from './options.js'
 
@@ -29,15 +29,8 @@ const badRequest = (message: string): Error => new errors.INVALID_ARGUMENT('quer
  */
 export default async function apiKeyAdmin (fastify: FastifyInstance, options: ApiKeyAdminOptions): Promise<void> {
   const settings = normalizeAdminOptions(options, fastify)
-  const manager = settings.manager as ApiKeyManager<ApiKeyRecord>
 
   fastify.addHook('onRequest', settings.guard)
-  fastify.addHook('onRequest', async (request: FastifyRequest) => {
-    if (!request.url.includes('/api/')) return
-    // Browsers say where a request comes from; refuse what another site sent.
-    if (request.headers['sec-fetch-site'] === 'cross-site') throw new errors.ADMIN_CSRF()
-    if (request.headers[CSRF_HEADER] !== '1') throw new errors.ADMIN_CSRF()
-  })
   fastify.addHook('onSend', async (_request, reply) => {
     reply.header('content-security-policy', CSP)
     reply.header('x-content-type-options', 'nosniff')
@@ -56,20 +49,45 @@ export default async function apiKeyAdmin (fastify: FastifyInstance, options: Ap
     fastify.get(`/${name}`, async (_request, reply) => await reply.type(asset.type).send(asset.body))
   }
 
+  // Every JSON route is declared in this scope, whose hook refuses what the
+  // page did not send: the check belongs to the routes, so a new one cannot
+  // miss it, and no spelling of the URL (/%61pi/...) goes around it.
+  await fastify.register(async (api) => {
+    api.addHook('onRequest', refuseCrossSite)
+    jsonApi(api, settings)
+  }, { prefix: '/api' })
+}
+
+async function refuseCrossSite (request: FastifyRequest): Promise<void> {
+  // Browsers say where a request comes from; refuse what another site sent.
+  if (request.headers['sec-fetch-site'] === 'cross-site') throw new errors.ADMIN_CSRF()
+  if (request.headers[CSRF_HEADER] !== '1') throw new errors.ADMIN_CSRF()
+}
+
+// Write calls take a JSON object: a form or text/plain body (what another
+// site could send) never reaches the manager.
+function jsonBody (request: FastifyRequest, example: string): Record<string, unknown> {
+  const body = request.body
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new errors.INVALID_ARGUMENT('body', `expected a JSON object ${example}`)
+  return body as Record<string, unknown>
+}
+
+function jsonApi (fastify: FastifyInstance, settings: AdminSettings): void {
+  const manager = settings.manager as ApiKeyManager<ApiKeyRecord>
   const view = (apiKey: ApiKeyRecord): Record<string, unknown> => ({
     ...apiKey,
     status: manager.status(apiKey),
     columns: settings.columns.map((column) => column.value(apiKey))
   })
 
-  fastify.get('/api/meta', async () => ({
+  fastify.get('/meta', async () => ({
     title: settings.title,
     columns: settings.columns.map((column) => column.label),
     statuses: STATUSES,
     pageSizes: PAGE_SIZES
   }))
 
-  fastify.get('/api/keys', async (request) => {
+  fastify.get('/keys', async (request) => {
     const query = request.query as Record<string, string | undefined>
     const status = query.status === undefined || query.status === '' ? undefined : query.status as ApiKeyStatus
     if (status !== undefined && !STATUSES.includes(status)) throw badRequest(`status must be one of ${STATUSES.join(', ')}`)
@@ -83,24 +101,33 @@ export default async function apiKeyAdmin (fastify: FastifyInstance, options: Ap
     return { items: items.map(view), total, page: pageNumber, pageSize }
   })
 
-  fastify.get('/api/keys/:id', async (request) => {
+  fastify.get('/keys/:id', async (request) => {
     const { id } = request.params as { id: string }
     const apiKey = await manager.get(id)
     if (apiKey === null) throw new errors.NOT_FOUND(id)
     return view(apiKey)
   })
 
-  fastify.post('/api/keys', async (request, reply: FastifyReply) => {
-    const body = request.body as Record<string, unknown> | null
-    if (typeof body !== 'object' || body === null) throw new errors.INVALID_ARGUMENT('body', 'expected a JSON object { name, expiresAt }')
+  // With rotate, the only responses that ever hold a plaintext key.
+  fastify.post('/keys', async (request, reply: FastifyReply) => {
+    const body = jsonBody(request, '{ name, expiresAt, scopes }')
     const expiresAt = parseExpiry(body.expiresAt)
-    const { apiKey, key } = await manager.create({ name: body.name as string, expiresAt })
-    // The only response that ever holds a plaintext key.
+    // The manager checks the scopes: a bad one is its 400, shown in the page.
+    const scopes = body.scopes === undefined ? {} : { scopes: body.scopes as string[] }
+    const { apiKey, key } = await manager.create({ name: body.name as string, expiresAt, ...scopes })
     return await reply.code(201).send({ apiKey: view(apiKey), key })
   })
 
-  fastify.post('/api/keys/:id/revoke', async (request) => {
+  fastify.post('/keys/:id/rotate', async (request) => {
     const { id } = request.params as { id: string }
+    const { gracePeriod } = jsonBody(request, '{ gracePeriod } (milliseconds)')
+    const { apiKey, key } = await manager.rotate(id, { gracePeriod: gracePeriod as number | undefined })
+    return { apiKey: view(apiKey), key }
+  })
+
+  fastify.post('/keys/:id/revoke', async (request) => {
+    const { id } = request.params as { id: string }
+    jsonBody(request, '{}')
     return view(await manager.revoke(id))
   })
 }

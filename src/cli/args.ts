@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
+import { serializeScopes } from '../scopes.js'
 import { STATUSES, type ApiKeyStatus } from '../status.js'
-import { parseExpiry } from './expiry.js'
+import { parseExpiry, parseGrace } from './expiry.js'
 import { usageError } from './failure.js'
 import { parseFields } from './fields.js'
 import { BIN, type HelpTopic } from './help.js'
@@ -10,22 +11,24 @@ type OptionSpec = Record<string, { type: 'string' | 'boolean', short?: string, m
 const COMMON: OptionSpec = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }
 const JSON_FLAG: OptionSpec = { json: { type: 'boolean' } }
 const OPTIONS = {
-  create: { name: { type: 'string' }, expires: { type: 'string' }, field: { type: 'string', multiple: true }, ...JSON_FLAG },
+  create: { name: { type: 'string' }, expires: { type: 'string' }, scope: { type: 'string', multiple: true }, field: { type: 'string', multiple: true }, ...JSON_FLAG },
   list: { status: { type: 'string' }, limit: { type: 'string' }, page: { type: 'string' }, ...JSON_FLAG },
   show: JSON_FLAG,
+  rotate: { grace: { type: 'string' }, ...JSON_FLAG },
   revoke: { yes: { type: 'boolean', short: 'y' } }
 } satisfies Record<string, OptionSpec>
-const TARGETS = { create: 0, list: 0, show: 1, revoke: 1 }
+const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1 }
 
 export type CommandName = keyof typeof OPTIONS
 const NAMES = Object.keys(OPTIONS) as CommandName[]
 
 export type Command =
   | { command: 'help', topic: HelpTopic }
-  | { command: 'create', config?: string, name: string, expiresAt: Date | null, fields: Record<string, unknown>, json: boolean }
+  | { command: 'create', config?: string, name: string, expiresAt: Date | null, scopes: string[], fields: Record<string, unknown>, json: boolean }
   | { command: 'list', config?: string, status?: ApiKeyStatus, limit: number, page: number, json: boolean }
   | { command: 'show', config?: string, target: string, json: boolean }
   | { command: 'revoke', config?: string, target: string, yes: boolean }
+  | { command: 'rotate', config?: string, target: string, gracePeriod: number, json: boolean }
 
 type Values = Record<string, string | boolean | string[] | undefined>
 
@@ -37,6 +40,16 @@ function integer (values: Values, flag: string, fallback: number, max: number): 
   const n = /^\d+$/.test(value) ? Number(value) : NaN
   if (!(n >= 1 && n <= max)) throw usageError(`Invalid --${flag} ${JSON.stringify(value)}: expected an integer from 1 to ${max}`)
   return n
+}
+
+/** `--scope` values, each one scope or a list of them separated by commas or spaces. */
+export function parseScopeFlags (values: string[]): string[] {
+  const scopes = values.flatMap((value) => value.split(/[\s,]+/)).filter((scope) => scope !== '')
+  if (values.length > 0 && scopes.length === 0) throw usageError('Invalid --scope "": expected a scope such as orders:read')
+  // The manager checks them too; here the message can name the flag.
+  const checked = serializeScopes(scopes)
+  if ('problem' in checked) throw usageError(`Invalid --scope: ${checked.problem}`)
+  return scopes
 }
 
 // node:util's messages name the problem but not the way out.
@@ -82,7 +95,8 @@ export function parseCommand (argv: string[], now: Date): Command {
       if (keyName === undefined || keyName.trim() === '') throw usageError(`create needs --name <name> (see '${BIN} create --help')`)
       const expires = values.expires as string | undefined
       const expiresAt = expires === undefined ? null : parseExpiry(expires, now)
-      return { command: name, config, name: keyName, expiresAt, fields: parseFields((values.field ?? []) as string[]), json: values.json === true }
+      const scopes = parseScopeFlags((values.scope ?? []) as string[])
+      return { command: name, config, name: keyName, expiresAt, scopes, fields: parseFields((values.field ?? []) as string[]), json: values.json === true }
     }
     case 'list': {
       const status = values.status as ApiKeyStatus | undefined
@@ -91,5 +105,9 @@ export function parseCommand (argv: string[], now: Date): Command {
     }
     case 'show': return { command: name, config, target: targets[0], json: values.json === true }
     case 'revoke': return { command: name, config, target: targets[0], yes: values.yes === true }
+    case 'rotate': {
+      const grace = values.grace as string | undefined
+      return { command: name, config, target: targets[0], gracePeriod: grace === undefined ? 0 : parseGrace(grace), json: values.json === true }
+    }
   }
 }

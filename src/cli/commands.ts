@@ -2,6 +2,7 @@ import type { ApiKeyManager } from '../manager.js'
 import type { ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../store.js'
 import type { Command } from './args.js'
+import { formatDuration } from './expiry.js'
 import { CliError, usageError } from './failure.js'
 import { formatList, formatRecord, toJson } from './format.js'
 import type { Io } from './prompt.js'
@@ -23,14 +24,19 @@ async function find (manager: ApiKeyManager, target: string): Promise<ApiKeyReco
   return items[0]
 }
 
-const create: Run<'create'> = async (command, manager, io) => {
-  const { apiKey, key } = await manager.create({ ...command.fields, name: command.name, expiresAt: command.expiresAt })
-  if (command.json) {
+/** The only output that ever holds a plaintext key: after create and rotate. */
+function printNewKey (manager: ApiKeyManager, io: Io, { apiKey, key }: { apiKey: ApiKeyRecord, key: string }, json: boolean): void {
+  if (json) {
     io.out(toJson({ apiKey: withStatus(manager, apiKey), key }))
   } else {
     io.out(`${key}\n\n${formatRecord(apiKey, manager.status(apiKey))}`)
     io.note('\nThis is the only time the key is shown: store it now, only its hash is kept.')
   }
+}
+
+const create: Run<'create'> = async (command, manager, io) => {
+  const scopes = command.scopes.length === 0 ? {} : { scopes: command.scopes }
+  printNewKey(manager, io, await manager.create({ ...command.fields, ...scopes, name: command.name, expiresAt: command.expiresAt }), command.json)
   return 0
 }
 
@@ -74,11 +80,28 @@ const revoke: Run<'revoke'> = async ({ target, yes }, manager, io) => {
   return 0
 }
 
+// A revoked key is refused by the manager (FST_API_KEY_NOT_ROTATABLE), whose message says why.
+const rotate: Run<'rotate'> = async ({ target, gracePeriod, json }, manager, io) => {
+  const record = await find(manager, target)
+  const rotated = await manager.rotate(record.id, { gracePeriod })
+  printNewKey(manager, io, rotated, json)
+  if (json) return 0
+  const { previousKeyExpiresAt, expiresAt } = rotated.apiKey
+  io.note(gracePeriod === 0
+    ? 'The old secret no longer works: running apps refuse it once their cached copy expires (cacheTtl, 5 seconds by default).'
+    : `The old secret keeps working for ${formatDuration(gracePeriod)}, until ${(previousKeyExpiresAt as Date).toISOString()}, then never again.`)
+  if (manager.status(rotated.apiKey) === 'expired') {
+    io.note(`Note: this key expired at ${(expiresAt as Date).toISOString()}, so apps refuse its new secret as well.`)
+  }
+  return 0
+}
+
 export async function runCommand (command: Exclude<Command, { command: 'help' }>, manager: ApiKeyManager, io: Io): Promise<number> {
   switch (command.command) {
     case 'create': return await create(command, manager, io)
     case 'list': return await list(command, manager, io)
     case 'show': return await show(command, manager, io)
     case 'revoke': return await revoke(command, manager, io)
+    case 'rotate': return await rotate(command, manager, io)
   }
 }

@@ -25,12 +25,16 @@ function parseDate (value: string): Date | null {
   return Number.isNaN(time) ? null : new Date(time)
 }
 
+/** 30d, 12h, 90m, 2w, 1y in milliseconds; null for anything else. */
+function parseDuration (value: string): number | null {
+  const match = DURATION.exec(value)
+  return match === null ? null : Number(match[1]) * UNITS[match[2]]
+}
+
 /** `--expires`: an ISO date (2027-01-31, 2027-01-31T12:00Z) or a duration from now (30d, 12h, 90m, 2w, 1y). */
 export function parseExpiry (value: string, now: Date): Date {
-  const duration = DURATION.exec(value)
-  const expiresAt = duration !== null
-    ? new Date(now.getTime() + Number(duration[1]) * UNITS[duration[2]])
-    : parseDate(value)
+  const duration = parseDuration(value)
+  const expiresAt = duration !== null ? new Date(now.getTime() + duration) : parseDate(value)
   if (expiresAt === null) {
     throw usageError(`Invalid --expires ${JSON.stringify(value)}: use a date like 2027-01-31 or a duration like 30d, 12h, 90m, 2w, 1y`)
   }
@@ -38,4 +42,18 @@ export function parseExpiry (value: string, now: Date): Date {
     throw usageError(`Invalid --expires ${JSON.stringify(value)}: the key would be expired already`)
   }
   return expiresAt
+}
+
+/** `--grace`: how long a rotated key's old secret keeps working, 0 to a year (the manager's limit). */
+export function parseGrace (value: string): number {
+  const grace = value === '0' ? 0 : parseDuration(value)
+  if (grace === null) throw usageError(`Invalid --grace ${JSON.stringify(value)}: use a duration like 30m, 24h, 7d, or 0 for none`)
+  if (grace > UNITS.y) throw usageError(`Invalid --grace ${JSON.stringify(value)}: at most a year (1y, 365d)`)
+  return grace
+}
+
+/** A grace period as the shortest exact duration: 90m stays 90m, 1440m is 1d. */
+export function formatDuration (ms: number): string {
+  const unit = Object.keys(UNITS).reverse().find((name) => ms % UNITS[name] === 0) as string
+  return `${ms / UNITS[unit]}${unit}`
 }

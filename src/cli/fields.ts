@@ -2,7 +2,7 @@ import { usageError } from './failure.js'
 
 const FIELD = /^([A-Za-z_][A-Za-z0-9_]*)(:?)=(.*)$/s
 // Set through their own flags, so that a key's name is never ambiguous.
-const OWN_FLAGS: Record<string, string> = { name: '--name', expiresAt: '--expires' }
+const OWN_FLAGS: Record<string, string> = { name: '--name', expiresAt: '--expires', scopes: '--scope' }
 
 /**
  * `--field name=value` sets a string column of a custom model;

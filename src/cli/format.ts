@@ -16,14 +16,15 @@ function text (value: unknown): string {
 
 export function formatList (records: Array<{ record: ApiKeyRecord, status: ApiKeyStatus }>): string {
   return formatTable(
-    ['NAME', 'PREFIX', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
+    ['NAME', 'PREFIX', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED', 'SCOPES'],
     records.map(({ record, status }) => [
       record.name,
       record.prefix,
       status,
       shortDate(record.createdAt, '-'),
       shortDate(record.expiresAt, 'never'),
-      shortDate(record.lastUsedAt, 'never')
+      shortDate(record.lastUsedAt, 'never'),
+      record.scopes === '' ? '-' : record.scopes
     ])
   )
 }
@@ -40,7 +41,7 @@ export function formatRecord (record: ApiKeyRecord, status: ApiKeyStatus): strin
     ['expires', fullDate(record.expiresAt, 'never')],
     ['last used', fullDate(record.lastUsedAt, 'never')],
     ['scopes', record.scopes === '' ? 'none' : record.scopes],
-    // Only while a rotation's old secret may still be in use.
+    // Only for a key that has been rotated: when its old secret stops (or stopped) working.
     ...(record.previousKeyExpiresAt === null ? [] : [['old secret until', fullDate(record.previousKeyExpiresAt, '-')] as [string, string]]),
     ...extra.map(([field, value]): [string, string] => [field, text(value)])
   ])

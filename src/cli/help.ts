@@ -20,13 +20,14 @@ function page (usage: string, about: string, options: Rows): string {
 export const HELP = {
   main: `Usage: ${BIN} <command> [options]
 
-Creates, lists and revokes the API keys of your app, in your own database.
+Creates, lists, rotates and revokes the API keys of your app, in your own database.
 
 Commands:
 ${columns([
   ['create', 'create a key and print it: the only time it is shown'],
   ['list', 'list keys, newest first'],
   ['show <id|prefix>', 'show one key'],
+  ['rotate <id|prefix>', 'give a key a new secret and print it; the old one can work a while'],
   ['revoke <id|prefix>', 'revoke a key, permanently'],
   ['help [command]', 'show the help of a command']
 ])}
@@ -40,6 +41,7 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
   create: page('create --name <name> [options]', 'Creates a key and prints it once, then its record. Store the key now: only its hash is kept.', [
     ['--name <name>', 'what the key is for (required)'],
     ['--expires <when>', 'a date (2027-01-31, 2027-01-31T12:00Z) or a duration from now:\n90m, 12h, 30d, 2w, 1y; default never'],
+    ['--scope <scope>', 'what the key may do: orders:read, orders:* or * (quote it); repeatable,\nor several at once: --scope "orders:read,orders:write"; default none'],
     ['--field <name=value>', 'an extra column of your model, as a string; name:=<JSON> for\nnumbers, booleans and null (orgId:=42); repeatable'],
     ['--json', 'print { apiKey, key } as JSON']
   ]),
@@ -54,6 +56,10 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
   ]),
   revoke: page('revoke <id|prefix> [options]', 'Revokes a key, permanently; asks for confirmation on a terminal. Running apps refuse the\nkey once their cached copy of it expires (the cacheTtl option, 5 seconds by default).', [
     ['-y, --yes', 'revoke without asking (scripts: there is no terminal to confirm on)']
+  ]),
+  rotate: page('rotate <id|prefix> [options]', 'Gives a key a new secret and prints it once, then its record; id, name, prefix and scopes\nstay. The old secret keeps working for the grace period, then never again. A revoked key\ncannot be rotated.', [
+    ['--grace <duration>', 'how long the old secret keeps working: 30m, 24h, 7d, up to 1y;\ndefault 0, it stops at once (running apps: within their cacheTtl)'],
+    ['--json', 'print { apiKey, key } as JSON']
   ])
 } as const
 
