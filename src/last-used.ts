@@ -10,7 +10,8 @@ export class LastUsedWriter {
   readonly #store: Store<any>
   readonly #interval: number
   readonly #marked = new Map<string, number>()
-  #pending = new Set<string>()
+  // id -> when it was used, until written
+  #pending = new Map<string, number>()
   #timer: NodeJS.Timeout | null = null
   #flushing: Promise<void> | null = null
   readonly #onError: (err: unknown) => void
@@ -26,7 +27,7 @@ export class LastUsedWriter {
     const last = this.#marked.get(id)
     if (last !== undefined && now - last < this.#interval) return
     this.#marked.set(id, now)
-    this.#pending.add(id)
+    this.#pending.set(id, now)
     this.#schedule()
   }
 
@@ -47,15 +48,16 @@ export class LastUsedWriter {
     // in #pending if it failed, and this flush writes them.
     if (this.#flushing !== null) await this.#flushing.catch(() => {})
     if (this.#pending.size === 0) return
-    const ids = [...this.#pending]
-    this.#pending = new Set()
+    const batch = this.#pending
+    this.#pending = new Map()
     // One write for the batch, stamped with its latest use rather than the
     // time of the write (which, after an outage, could be much later).
     let latest = 0
-    for (const id of ids) latest = Math.max(latest, this.#marked.get(id) ?? 0)
-    this.#flushing = this.#store.touchLastUsed(ids, new Date(latest))
+    for (const at of batch.values()) latest = Math.max(latest, at)
+    this.#flushing = this.#store.touchLastUsed([...batch.keys()], new Date(latest))
       .catch((err) => {
-        for (const id of ids) this.#pending.add(id)
+        // Back in line; a newer use of the same key, marked meanwhile, wins.
+        this.#pending = new Map([...batch, ...this.#pending])
         throw err
       })
       .finally(() => { this.#flushing = null })

@@ -65,15 +65,29 @@ function badArgument (name: string, message: string): never {
   throw new errors.INVALID_ARGUMENT(name, message)
 }
 
-function checkId (id: unknown): asserts id is string {
+function checkId (id: unknown, secret: RegExp): asserts id is string {
   if (typeof id !== 'string' || id === '') badArgument('id', 'expected a non-empty string')
+  if (secret.test(id)) badArgument('id', 'this is an API key, not an id: pass the record\'s id (apiKey.id), never the key')
+}
+
+// Any text a caller writes (name, scopes, columns of their own) is refused
+// when it holds a key of this manager: keys are never stored in clear, not
+// even by mistake. The error says which field, never what it held.
+function checkNoKey (data: Record<string, unknown>, secret: RegExp): void {
+  for (const [field, value] of Object.entries(data)) {
+    const texts = Array.isArray(value) ? value : [value]
+    if (texts.some((text) => typeof text === 'string' && secret.test(text))) {
+      badArgument(field, 'holds an API key: keys are never stored in clear')
+    }
+  }
 }
 
 // Validates the library's columns in create/update input; returns the data to write.
-function checkFields (data: Record<string, unknown>): Record<string, unknown> {
+function checkFields (data: Record<string, unknown>, secret: RegExp): Record<string, unknown> {
   for (const field of RESERVED) {
     if (field in data) badArgument(field, 'is set by the library and cannot be given')
   }
+  checkNoKey(data, secret)
   if ('name' in data && (typeof data.name !== 'string' || data.name.trim() === '')) throw new errors.NAME_REQUIRED()
   const { expiresAt } = data
   if (expiresAt !== undefined && expiresAt !== null && !(expiresAt instanceof Date && !Number.isNaN(expiresAt.getTime()))) {
@@ -98,6 +112,8 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   const hasher = new Hasher(settings.scrypt, settings.hashThreads, settings.hashQueue)
   const { brand } = settings
   const pattern = keyPattern(brand)
+  // The same shape anywhere in a text, not just as the whole of it.
+  const secret = new RegExp(pattern.source.slice(1, -1))
   const reportError = (err: unknown): void => manager.onBackgroundError(err)
   const verifier: Verifier<R> = new Verifier<R>(store, hasher, {
     brand,
@@ -120,7 +136,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     if (!isPlainObject(input)) badArgument('input', 'expected an object such as { name }')
     if (input.name === undefined) throw new errors.NAME_REQUIRED()
     if (input.revoked !== undefined) badArgument('revoked', 'a new key cannot be created revoked')
-    const data = checkFields(input)
+    const data = checkFields(input, secret)
     for (let attempt = 0; attempt < PREFIX_ATTEMPTS; attempt++) {
       const { prefix, key } = generateKey(brand)
       const hashedKey = await hasher.hash(key)
@@ -148,7 +164,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   }
 
   async function get (id: string): Promise<R | null> {
-    checkId(id)
+    checkId(id, secret)
     return await store.get({ id })
   }
 
@@ -164,9 +180,9 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   }
 
   async function update (id: string, data: Record<string, unknown>): Promise<R> {
-    checkId(id)
+    checkId(id, secret)
     if (!isPlainObject(data)) badArgument('data', 'expected an object')
-    const changes = checkFields(data)
+    const changes = checkFields(data, secret)
     if (data.revoked !== undefined && typeof data.revoked !== 'boolean') badArgument('revoked', 'expected a boolean')
     if (changes.revoked === false) {
       // Never written: revoked is only ever set to true, so there is no race
@@ -183,7 +199,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
 
   async function rotate (id: string, input: RotateInput = {}): Promise<{ apiKey: R, key: string }> {
     checkOpen('rotate keys')
-    checkId(id)
+    checkId(id, secret)
     if (!isPlainObject(input)) badArgument('input', 'expected an object such as { gracePeriod: 3600000 }')
     const { gracePeriod = 0 } = input
     if (!Number.isInteger(gracePeriod) || gracePeriod < 0 || gracePeriod > YEAR) {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Hasher } from './hasher.js'
 import { parseKey } from './key-format.js'
@@ -92,7 +92,6 @@ export class Verifier<R extends ApiKeyRecord> {
   #reads = 0
   readonly #hashTimes: number[] = []
   #hashTimesNext = 0
-  #decoy: Promise<string> | null = null
   #refresher: NodeJS.Timeout | null = null
   readonly #onRehash: VerifierSettings<R>['onRehash']
 
@@ -290,21 +289,13 @@ export class Verifier<R extends ApiKeyRecord> {
    * random prefixes would have none).
    */
   async #unknown (prefix: string, key: string): Promise<VerifyResult<R>> {
-    const attempts = this.#attempt(prefix)
-    if (attempts === null) return await this.#throttled()
-    try {
-      if (this.#hashTimes.length < MIN_SAMPLES) {
-        this.#decoy ??= this.#hasher.hash(randomBytes(24).toString('base64')).catch((err) => {
-          this.#decoy = null
-          throw err
-        })
-        await this.#timed(this.#hasher.verify(key, await this.#decoy))
-      } else {
-        await sleep(this.#hashTimes[Math.floor(Math.random() * this.#hashTimes.length)])
-      }
-    } catch (err) {
-      attempts.count--
-      throw err
+    if (this.#attempt(prefix) === null) return await this.#throttled()
+    if (this.#hashTimes.length < MIN_SAMPLES) {
+      // Too few samples yet: hash the presented key for real (a fresh salt,
+      // the current parameters: the cost of a check).
+      await this.#timed(this.#hasher.hash(key))
+    } else {
+      await sleep(this.#hashTimes[Math.floor(Math.random() * this.#hashTimes.length)])
     }
     return UNKNOWN
   }

@@ -9,6 +9,7 @@ import { PrismaClient as PostgresClient } from '../prisma/generated/postgresql/c
 import { auth, FAST_SCRYPT } from './helpers/app.ts'
 import { openDatabase } from './helpers/databases.ts'
 import { unknownKey } from './helpers/keys.ts'
+import { withMethods } from './helpers/models.ts'
 
 // A port nothing listens on: every connection is refused at once.
 const CLOSED = 1
@@ -30,6 +31,7 @@ async function check (t: Test, model: ApiKeyDelegate): Promise<void> {
   await t.rejects(app.apiKeys.list(), { code: 'FST_API_KEY_UNAVAILABLE' })
   await t.rejects(app.apiKeys.get('some-id'), { code: 'FST_API_KEY_UNAVAILABLE' })
   await t.rejects(app.apiKeys.revoke('some-id'), { code: 'FST_API_KEY_UNAVAILABLE' })
+  await t.rejects(app.apiKeys.rotate('some-id'), { code: 'FST_API_KEY_UNAVAILABLE' })
 }
 
 t.test('sqlite: the key table is gone', async (t) => {
@@ -49,4 +51,17 @@ t.test('mysql: the server refuses connections', async (t) => {
   const prisma = new MysqlClient({ adapter: new PrismaMariaDb({ host: '127.0.0.1', port: CLOSED, user: 'root', database: 'test', connectTimeout: 500, acquireTimeout: 1000 }) })
   t.teardown(() => prisma.$disconnect())
   await check(t, prisma.apiKey)
+})
+
+t.test('a rotation whose write fails is a 503, and the old secret still works', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const model = withMethods(db.prisma.apiKey as any, { updateMany: async () => { throw new Error('connection reset') } })
+  const app = Fastify()
+  await app.register(apiKeyPlugin, { model, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 0 })
+  app.get('/protected', { config: { apiKey: true } }, async () => ({ ok: true }))
+  t.teardown(() => app.close())
+  const { apiKey, key } = await app.apiKeys.create({ name: 'rotated during an outage' })
+  await t.rejects(app.apiKeys.rotate(apiKey.id, { gracePeriod: 1000 }), { code: 'FST_API_KEY_UNAVAILABLE', statusCode: 503 })
+  t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200)
 })

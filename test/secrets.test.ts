@@ -1,0 +1,109 @@
+// No plaintext key anywhere but where it is handed out: a session that uses
+// every surface (manager, plugin, admin API, rotation, revocation, bad input
+// of every kind, a key passed where an id belongs) is recorded, then its log
+// lines, error messages, admin responses and every database column are
+// scanned for every key it made.
+import { Writable } from 'node:stream'
+import Fastify from 'fastify'
+import t from 'tap'
+import apiKeyPlugin, { apiKeyAdmin } from '../src/index.ts'
+import { auth, FAST_SCRYPT } from './helpers/app.ts'
+import { eachDatabase } from './helpers/databases.ts'
+import { unknownKey, wrongSecret } from './helpers/keys.ts'
+
+const PREFIX = '/admin/api-keys'
+const API = { 'x-api-key-admin': '1', 'x-admin': 'yes' }
+
+eachDatabase(t, async (t, db) => {
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  const app = Fastify({ logger: { level: 'trace', stream } })
+  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, maxFailures: 3, throttleDelay: 0, lastUsedInterval: 1 })
+  await app.register(apiKeyAdmin, {
+    prefix: PREFIX,
+    guard: async (request, reply) => { if (request.headers['x-admin'] !== 'yes') await reply.code(401).send({ message: 'admin only' }) }
+  })
+  app.get('/protected', { config: { apiKey: true } }, async (request) => ({ apiKey: request.apiKey }))
+  app.get('/orders', { config: { apiKey: { scopes: ['orders:read'] } } }, async () => [])
+  await app.ready()
+  t.teardown(() => app.close())
+
+  const keys: string[] = []
+  const handedOut: string[] = []
+  const errorMessages: string[] = []
+  const adminBodies: string[] = []
+  const keep = (key: string): string => { keys.push(key); return key }
+  const failing = async (call: () => Promise<unknown>): Promise<void> => {
+    await call().then(() => errorMessages.push('(no error)'), (err: Error) => errorMessages.push(`${err.message} ${JSON.stringify(err)}`))
+  }
+
+  // Keys made every way there is.
+  const a = await app.apiKeys.create({ name: 'from code', scopes: ['orders:read'] })
+  keep(a.key)
+  const created = await app.inject({ method: 'POST', url: `${PREFIX}/api/keys`, headers: API, payload: { name: 'from the panel' } })
+  const b = created.json() as { apiKey: { id: string }, key: string }
+  handedOut.push(created.body)
+  keep(b.key)
+  const rotated = await app.inject({ method: 'POST', url: `${PREFIX}/api/keys/${b.apiKey.id}/rotate`, headers: API, payload: { gracePeriod: 60_000 } })
+  handedOut.push(rotated.body)
+  const c = keep((rotated.json() as { key: string }).key)
+  const d = await app.apiKeys.rotate(a.apiKey.id)
+  keep(d.key)
+  const revoked = await app.apiKeys.create({ name: 'revoked' })
+  keep(revoked.key)
+  await app.apiKeys.revoke(revoked.apiKey.id)
+
+  // Every kind of request, good and bad.
+  const presented = [
+    ...keys, ...keys.map(wrongSecret), unknownKey(), a.key.toLowerCase(), `${a.key}x`, a.key.slice(0, -1),
+    ...keys.map((key) => ` ${key}`)
+  ]
+  for (const key of presented) {
+    await app.inject({ url: '/protected', headers: auth(key) })
+    await app.inject({ url: '/orders', headers: auth(key) })
+    await app.inject({ url: '/protected', headers: { authorization: `Api-Key:${key}` } })
+    await app.inject({ url: '/protected', headers: { authorization: `Bearer ${key}` } })
+  }
+
+  // A key where an id belongs, and other wrong calls: the errors must not echo it.
+  for (const key of keys) {
+    await failing(async () => await app.apiKeys.get(key))
+    await failing(async () => await app.apiKeys.revoke(key))
+    await failing(async () => await app.apiKeys.rotate(key))
+    await failing(async () => await app.apiKeys.update(key, { name: 'x' }))
+    await failing(async () => await app.apiKeys.create({ name: 'x', hashedKey: key }))
+    await failing(async () => await app.apiKeys.create({ name: 'x', scopes: [key] }))
+    await failing(async () => await app.apiKeys.create({ name: `partner ${key}` }))
+    await failing(async () => await app.apiKeys.update(a.apiKey.id, { note: key }))
+    // (Not in URLs: Fastify logs every request's URL, whoever put a key there.)
+    adminBodies.push((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys`, headers: API, payload: { name: key } })).body)
+  }
+  adminBodies.push((await app.inject({ url: `${PREFIX}/api/keys`, headers: API })).body)
+  for (const id of [a.apiKey.id, b.apiKey.id, revoked.apiKey.id]) {
+    adminBodies.push((await app.inject({ url: `${PREFIX}/api/keys/${id}`, headers: API })).body)
+  }
+  await app.apiKeys.flush()
+
+  const table = db.provider === 'mysql' ? '`ApiKey`' : '"ApiKey"'
+  const rows = JSON.stringify(await db.query(`SELECT * FROM ${table}`))
+  const log = lines.join('')
+  const places: Record<string, string> = {
+    'log lines': log,
+    'error messages': errorMessages.join('\n'),
+    'admin responses': adminBodies.join('\n'),
+    'database columns': rows
+  }
+  t.ok(lines.length > 100, `${lines.length} log lines, ${errorMessages.length} errors, ${adminBodies.length} admin responses, ${rows.length} characters of rows scanned`)
+  t.equal(keys.length, 5)
+  for (const [where, text] of Object.entries(places)) {
+    const found = keys.filter((key) => {
+      const secret = key.slice(key.indexOf('.') + 1, key.indexOf('.') + 33)
+      return text.includes(key) || text.includes(secret) || text.toLowerCase().includes(secret.toLowerCase())
+    })
+    t.same(found, [], `no key or secret in the ${where}`)
+  }
+  t.equal(handedOut[0].split(b.key).length - 1, 1, 'the panel hands out a new key once, in its create response')
+  t.equal(handedOut[1].split(c).length - 1, 1, 'and a rotated key once, in its rotate response')
+  t.notOk(errorMessages.includes('(no error)'), 'every wrong call failed')
+  t.ok(rows.includes('$scrypt$'), 'the rows hold hashes')
+})
