@@ -19,6 +19,7 @@ import { randomBase62, SECRET_LENGTH, withChecksum } from '../src/key-format.ts'
 import { DEFAULTS } from '../src/options.ts'
 import { createBenchDatabase, dropBenchDatabase, openBenchDatabase, type BenchDatabase } from './database.ts'
 import type { ServerSettings } from './server.ts'
+import { startServer as spawnServer, type Server } from './server-process.ts'
 
 const { values } = parseArgs({
   options: {
@@ -44,38 +45,9 @@ const pin = (core: number, args: string[]): [string, string[]] => pinned ? ['tas
 const tsx = [process.execPath, '--import', 'tsx']
 
 interface Load { requests: number, rps: number, p50: number, p99: number, statuses: Record<string, number>, errors: number }
-interface Stats { maxDelayMs: number, rss: number, maxRss: number }
-interface Server { url: string, stats: () => Promise<Stats>, reset: () => Promise<void>, stop: () => Promise<void> }
-
-// Servers still running when this process ends (an error, ^C) are stopped.
-const running = new Set<ReturnType<typeof spawn>>()
-process.once('exit', () => { for (const child of running) child.kill('SIGKILL') })
-process.once('SIGINT', () => process.exit(130))
 
 async function startServer (settings: ServerSettings): Promise<Server> {
-  const [command, args] = pin(0, [...tsx, 'bench/server.ts'])
-  const child = spawn(command, args, { env: { ...process.env, BENCH_SERVER: JSON.stringify(settings) }, stdio: ['ignore', 'pipe', 'inherit'] })
-  running.add(child)
-  child.once('exit', () => running.delete(child))
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (chunk) => {
-      out += chunk
-      const m = /listening (\S+)/.exec(out)
-      if (m !== null) resolve(m[1])
-    })
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
-  })
-  return {
-    url,
-    stats: async () => await (await fetch(`${url}/__stats`)).json() as Stats,
-    reset: async () => { await fetch(`${url}/__reset`, { method: 'POST' }) },
-    stop: async () => {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await exited
-    }
-  }
+  return await spawnServer(settings, pin(0, tsx))
 }
 
 async function load (url: string, options: { connections?: number, duration?: number, amount?: number, keys?: string[], headers?: Record<string, string> } = {}): Promise<Load> {

@@ -46,11 +46,17 @@ if (settings.guard === 'api-key') {
   app.get('/protected', { config: { apiKey: true } }, async () => ({ hello: 'world' }))
 }
 app.get('/open', async () => ({ hello: 'world' }))
-app.get('/__stats', async () => ({
-  maxDelayMs: delay.max / 1e6,
-  rss: process.memoryUsage.rss(),
-  maxRss: process.resourceUsage().maxRSS * 1024
-}))
+app.get('/__stats', async () => {
+  const handles: Record<string, number> = {}
+  for (const type of process.getActiveResourcesInfo()) handles[type] = (handles[type] ?? 0) + 1
+  return {
+    maxDelayMs: delay.max / 1e6,
+    rss: process.memoryUsage.rss(),
+    maxRss: process.resourceUsage().maxRSS * 1024,
+    heapUsed: process.memoryUsage().heapUsed,
+    handles
+  }
+})
 app.post('/__reset', async () => {
   delay.reset()
   return { ok: true }

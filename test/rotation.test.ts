@@ -5,8 +5,9 @@
 import FakeTimers from '@sinonjs/fake-timers'
 import t from 'tap'
 import { auth, buildApp } from './helpers/app.ts'
-import { eachDatabase } from './helpers/databases.ts'
+import { eachDatabase, openDatabase } from './helpers/databases.ts'
 import { wrongSecret } from './helpers/keys.ts'
+import { withMethods } from './helpers/models.ts'
 
 const HOUR = 60 * 60 * 1000
 
@@ -109,4 +110,18 @@ eachDatabase(t, async (t, db) => {
     t.equal((await other.inject({ url: '/protected', headers: auth(key) })).statusCode, 200, 'a mismatch re-reads the row once')
     t.equal((await other.inject({ url: '/protected', headers: auth(created.key) })).statusCode, 200, 'and the old one is in its grace period')
   })
+})
+
+t.test('a rotation overtaken five times gives up with a coded error and changes nothing', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  let attempts = 0
+  // Every compare-and-set finds another hash in place, as if a concurrent rotation always won.
+  const model = withMethods(db.prisma.apiKey as any, { updateMany: async () => { attempts++; return { count: 0 } } })
+  const fastify = await buildApp(db, { model, lastUsedInterval: 0 })
+  t.teardown(() => fastify.close())
+  const { apiKey, key } = await fastify.apiKeys.create({ name: 'contended' })
+  await t.rejects(fastify.apiKeys.rotate(apiKey.id), { code: 'FST_API_KEY_ROTATE_CONFLICT', statusCode: 409, message: /5 attempts/ })
+  t.equal(attempts, 5)
+  t.equal((await fastify.inject({ url: '/protected', headers: auth(key) })).statusCode, 200, 'the key keeps its secret')
 })
