@@ -1,35 +1,15 @@
 import type { Test } from 'tap'
 // The README's first command, as a new user runs it: the demo starts on a
 // fresh database, prints a key once, and the printed curl line works.
-import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { skipReason } from './helpers/databases.ts'
-
-function withoutCoverage (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { NODE_V8_COVERAGE, ...rest } = env
-  return rest
-}
+import { startScript } from './helpers/script.ts'
 
 async function runDemo (t: Test, env: Record<string, string>): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo/server.ts'], {
-    cwd: new URL('..', import.meta.url).pathname,
-    // The demo runs the built package: its coverage is not the sources'.
-    env: { ...withoutCoverage(process.env), PORT: '0', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  t.teardown(() => { child.kill() })
-  let output = ''
-  child.stderr.on('data', (chunk) => { output += chunk })
-  const printed = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      output += chunk
-      if (output.includes('# 401, no key')) resolve(output)
-    })
-    child.once('exit', (code) => reject(new Error(`demo exited with ${code}: ${output}`)))
-  })
+  const printed = await startScript(t, 'examples/demo/server.ts', env, '# 401, no key')
   const curl = /curl -H 'Authorization: (Api-Key [^']+)' (http:\/\/\S+\/whoami)/.exec(printed)
   t.ok(curl, 'a curl line is printed')
   const [, header, url] = curl as RegExpExecArray

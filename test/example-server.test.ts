@@ -1,32 +1,16 @@
 // The organizations example as its README runs it: `npx tsx
 // examples/organizations/server.ts` on a fresh SQLite file prints a key once,
 // and the printed curl lines behave as they say.
-import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { startScript } from './helpers/script.ts'
 
 t.test('the example server on a fresh SQLite file', async (t) => {
   const file = join(tmpdir(), `organizations-${process.pid}.db`)
   t.teardown(() => rmSync(file, { force: true }))
-  const { NODE_V8_COVERAGE, ...env } = process.env
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/organizations/server.ts'], {
-    cwd: new URL('..', import.meta.url).pathname,
-    // It runs the built package: its coverage is not the sources'.
-    env: { ...env, PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: `file:${file}` },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  t.teardown(() => { child.kill() })
-  let output = ''
-  child.stderr.on('data', (chunk) => { output += chunk })
-  const printed = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      output += chunk
-      if (output.includes('lacks orders:write')) resolve(output)
-    })
-    child.once('exit', (code) => reject(new Error(`the example exited with ${code}: ${output}`)))
-  })
+  const printed = await startScript(t, 'examples/organizations/server.ts', { DATABASE_URL: `file:${file}` }, 'lacks orders:write')
   const key = /KEY='([^']+)'/.exec(printed)?.[1] as string
   const base = /listening at (http:\/\/\S+)/.exec(printed)?.[1] as string
   t.ok(key !== undefined && base !== undefined, 'a key and an address are printed')

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
 import { PrismaMariaDb } from '@prisma/adapter-mariadb'
 import { PrismaPg } from '@prisma/adapter-pg'
@@ -39,76 +40,20 @@ export function skipReason (provider: Provider): string | null {
 
 const unique = (): string => `t_${process.pid}_${randomBytes(4).toString('hex')}`
 
-async function openSqlite (): Promise<TestDatabase> {
-  const file = join(tmpdir(), `${unique()}.db`)
-  const db = new Database(file)
-  for (const sql of migrationScripts('sqlite')) db.exec(sql)
-  const prisma = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: file }) })
-  return {
-    provider: 'sqlite',
-    prisma,
-    query: async (sql) => {
-      const statement = db.prepare(sql)
-      return statement.reader ? statement.all() : [statement.run()]
-    },
-    close: async () => {
-      await prisma.$disconnect()
-      db.close()
-      rmSync(file, { force: true })
-    }
-  }
-}
-
-async function openPostgres (url: string): Promise<TestDatabase> {
-  const schema = unique()
-  const admin = new pg.Client({ connectionString: url })
-  await admin.connect()
-  await admin.query(`CREATE SCHEMA "${schema}"; SET search_path TO "${schema}";`)
-  for (const sql of migrationScripts('postgresql')) await admin.query(sql)
-  const prisma = new PostgresClient({ adapter: new PrismaPg({ connectionString: url }, { schema }) })
-  return {
-    provider: 'postgresql',
-    prisma: prisma as unknown as SqliteClient,
-    query: async (sql) => (await admin.query(sql)).rows,
-    close: async () => {
-      await prisma.$disconnect()
-      await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
-      await admin.end()
-    }
-  }
-}
-
-async function openMysql (url: string): Promise<TestDatabase> {
-  const database = unique()
-  const base = new URL(url)
-  const config = {
-    host: base.hostname,
-    port: Number(base.port || 3306),
-    user: decodeURIComponent(base.username),
-    password: decodeURIComponent(base.password)
-  }
-  const admin = await mariadb.createConnection({ ...config, multipleStatements: true })
-  await admin.query(`CREATE DATABASE \`${database}\``)
-  await admin.query(`USE \`${database}\``)
-  for (const sql of migrationScripts('mysql')) await admin.query(sql)
-  const prisma = new MysqlClient({ adapter: new PrismaMariaDb({ ...config, database, connectionLimit: 5 }) })
-  return {
-    provider: 'mysql',
-    prisma: prisma as unknown as SqliteClient,
-    query: async (sql) => await admin.query(sql),
-    close: async () => {
-      await prisma.$disconnect()
-      await admin.query(`DROP DATABASE \`${database}\``)
-      await admin.end()
-    }
-  }
-}
+// One client type for all three in the tests: the model's methods are the same.
+const CLIENTS = { sqlite: SqliteClient, postgresql: PostgresClient, mysql: MysqlClient } as unknown as Record<Provider, typeof SqliteClient>
 
 export async function openDatabase (provider: Provider): Promise<TestDatabase> {
-  switch (provider) {
-    case 'sqlite': return await openSqlite()
-    case 'postgresql': return await openPostgres(process.env.TEST_POSTGRES_URL as string)
-    case 'mysql': return await openMysql(process.env.TEST_MYSQL_URL as string)
+  const db = await openMigratedDatabase(provider, fileURLToPath(new URL(`../../prisma/${provider}/migrations/`, import.meta.url)))
+  const prisma = new CLIENTS[provider]({ adapter: db.adapter as any })
+  return {
+    provider,
+    prisma,
+    query: db.query,
+    close: async () => {
+      await prisma.$disconnect()
+      await db.close()
+    }
   }
 }
 
