@@ -136,7 +136,9 @@ export class Verifier<R extends ApiKeyRecord> {
     const epoch = this.#epoch
     const due: string[] = []
     for (const [prefix, loaded] of this.#records.entries()) {
-      if (loaded.staleAt - started <= this.#ttl / 2) due.push(prefix)
+      // Due if stale before the round after next: a round that runs late (a
+      // busy event loop, a slow query) still lands before the row goes stale.
+      if (loaded.staleAt - started <= this.#ttl * 0.75) due.push(prefix)
     }
     for (let i = 0; i < due.length; i += REFRESH_BATCH) {
       const batch = due.slice(i, i + REFRESH_BATCH)

@@ -125,3 +125,21 @@ t.test('a rotation overtaken five times gives up with a coded error and changes 
   t.equal(attempts, 5)
   t.equal((await fastify.inject({ url: '/protected', headers: auth(key) })).statusCode, 200, 'the key keeps its secret')
 })
+
+t.test('a key deleted in the middle of its rotation is not found, and no key is returned', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const real = db.prisma.apiKey as any
+  // The row goes away right after the new hash is written, before it is read back.
+  const model = withMethods(real, {
+    updateMany: async (args: any) => {
+      const result = await real.updateMany(args)
+      await real.delete({ where: { id: args.where.id } })
+      return result
+    }
+  })
+  const fastify = await buildApp(db, { model, lastUsedInterval: 0 })
+  t.teardown(() => fastify.close())
+  const { apiKey } = await fastify.apiKeys.create({ name: 'deleted meanwhile' })
+  await t.rejects(fastify.apiKeys.rotate(apiKey.id), { code: 'FST_API_KEY_NOT_FOUND' })
+})
