@@ -52,9 +52,10 @@ const EXPIRED = Object.freeze({ valid: false, reason: 'expired' }) as { valid: f
 const UNUSABLE = Object.freeze({ valid: false, reason: 'unusable' }) as { valid: false, reason: 'unusable' }
 
 const REFRESH_BATCH = 500
-// Durations of recent hash checks, the pool an unknown prefix's delay is drawn from.
+// How long recent wrong secrets took to refuse, from the start of their check:
+// the pool an unknown prefix's answer time is drawn from.
 const TIMING_SAMPLES = 64
-// Below this many samples, an unknown prefix pays for a real hash (which adds one).
+// Below this many samples, an unknown prefix pays for a real hash (and adds a sample).
 const MIN_SAMPLES = 8
 
 const digestOf = (key: string): string => createHash('sha256').update(key).digest('base64')
@@ -90,8 +91,8 @@ export class Verifier<R extends ApiKeyRecord> {
   // revocation returned cannot pass on that copy (see verify).
   #epoch = 0
   #reads = 0
-  readonly #hashTimes: number[] = []
-  #hashTimesNext = 0
+  readonly #refusals: number[] = []
+  #refusalsNext = 0
   #refresher: NodeJS.Timeout | null = null
   readonly #onRehash: VerifierSettings<R>['onRehash']
 
@@ -157,16 +158,17 @@ export class Verifier<R extends ApiKeyRecord> {
   async verify (key: unknown): Promise<VerifyResult<R>> {
     const parsed = typeof key === 'string' ? parseKey(key, this.#brand, this.#pattern) : null
     if (parsed === null) return MALFORMED
+    const started = performance.now()
     const digest = digestOf(parsed.key)
     let checked: Loaded<R> | null = null
     for (;;) {
       const epoch = this.#epoch
       const reads = this.#reads
       const loaded = await this.#record(parsed.prefix)
-      if (loaded === null) return await this.#unknown(parsed.prefix, parsed.key)
+      if (loaded === null) return await this.#unknown(parsed.prefix, parsed.key, started)
       if (!this.#known(digest, loaded, Date.now())) {
         // Checked against this very row already: the retry below found nothing new.
-        if (checked !== null && sameHashes(checked, loaded)) return WRONG
+        if (checked !== null && sameHashes(checked, loaded)) return this.#refused(started)
         const result = await this.#check(parsed.prefix, parsed.key, digest, loaded)
         if (result === WRONG && checked === null && loaded.read <= reads) {
           // A cached copy may predate a rotation on another instance: read
@@ -175,6 +177,7 @@ export class Verifier<R extends ApiKeyRecord> {
           this.#records.delete(parsed.prefix)
           continue
         }
+        if (result === WRONG) return this.#refused(started)
         if (result !== null) return result
       }
       // An invalidation (revoke, update) landed while this check was waiting:
@@ -284,35 +287,35 @@ export class Verifier<R extends ApiKeyRecord> {
 
   /**
    * An unknown prefix answers like a known one with a wrong secret: counted
-   * and throttled the same, and after as long as a hash check takes. The
-   * wait is drawn from the durations of recent checks rather than spent on a
-   * hash, so made-up prefixes cannot make the server burn scrypt on demand
-   * (a wrong secret for a real prefix is bounded by that prefix's throttle;
-   * random prefixes would have none).
+   * and throttled the same, and refused as long after the start of its check
+   * as a recent wrong secret was (drawn from the last TIMING_SAMPLES). The
+   * time is waited, not spent on a hash, so made-up prefixes cannot make the
+   * server burn scrypt on demand (a wrong secret for a real prefix is bounded
+   * by that prefix's throttle; random prefixes would have none).
    */
-  async #unknown (prefix: string, key: string): Promise<VerifyResult<R>> {
+  async #unknown (prefix: string, key: string, started: number): Promise<VerifyResult<R>> {
     if (this.#attempt(prefix) === null) return await this.#throttled()
-    if (this.#hashTimes.length < MIN_SAMPLES) {
+    if (this.#refusals.length < MIN_SAMPLES) {
       // Too few samples yet: hash the presented key for real (a fresh salt,
       // the current parameters: the cost of a check).
-      await this.#timed(this.#hasher.hash(key))
+      await this.#hasher.hash(key)
+      this.#refused(started)
     } else {
-      await sleep(this.#hashTimes[Math.floor(Math.random() * this.#hashTimes.length)])
+      const target = this.#refusals[Math.floor(Math.random() * this.#refusals.length)]
+      await sleep(Math.max(0, target - (performance.now() - started)))
     }
     return UNKNOWN
   }
 
-  /** Runs a hash check, keeping its duration (queueing included) as a sample. */
-  async #timed<T> (check: Promise<T>): Promise<T> {
-    const started = performance.now()
-    const result = await check
-    this.#hashTimes[this.#hashTimesNext] = performance.now() - started
-    this.#hashTimesNext = (this.#hashTimesNext + 1) % TIMING_SAMPLES
-    return result
+  /** Keeps how long a refusal took since the start of its check; returns WRONG. */
+  #refused (started: number): VerifyResult<R> {
+    this.#refusals[this.#refusalsNext] = performance.now() - started
+    this.#refusalsNext = (this.#refusalsNext + 1) % TIMING_SAMPLES
+    return WRONG
   }
 
   async #hash (key: string, digest: string, loaded: Loaded<R>): Promise<boolean> {
-    const outcome = await this.#timed(this.#hasher.verify(key, loaded.hashedKey))
+    const outcome = await this.#hasher.verify(key, loaded.hashedKey)
     if (outcome.ok) {
       this.#verified.set(digest, loaded.hashedKey)
       if (outcome.rehash) this.#onRehash(loaded.record, loaded.hashedKey, key)

@@ -3,7 +3,7 @@ import { createApiKeyManager, type ApiKeyManagerOptions } from '../src/index.ts'
 import { Lru } from '../src/lru.ts'
 import { auth, buildApp, FAST_SCRYPT } from './helpers/app.ts'
 import { eachDatabase, type TestDatabase } from './helpers/databases.ts'
-import { wrongSecret } from './helpers/keys.ts'
+import { unknownKey, wrongSecret } from './helpers/keys.ts'
 import { counted, withMethods } from './helpers/models.ts'
 
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
@@ -189,6 +189,19 @@ eachDatabase(t, async (t, db) => {
     t.equal((await app.inject({ url: '/protected', headers: auth(other.key) })).statusCode, 200, 'other prefixes are not affected')
     await sleep(2050)
     t.equal((await app.inject({ url: '/protected', headers: auth(wrongSecret(key)) })).json().code, 'FST_API_KEY_INVALID', 'the window passes')
+  })
+
+  t.test('unknown prefixes are counted and throttled like wrong secrets', async (t) => {
+    const m = manager(db, { maxFailures: 3, throttleDelay: 0 })
+    t.teardown(() => m.close())
+    const made = unknownKey()
+    const reasons = []
+    for (let i = 0; i < 5; i++) reasons.push((await m.verify(made) as { reason: string }).reason)
+    t.same(reasons, ['unknown', 'unknown', 'unknown', 'throttled', 'throttled'], 'the same budget per prefix as a real one')
+    // The first ones pay for a hash, later ones wait as long as recent refusals took.
+    const others = []
+    for (let i = 0; i < 12; i++) others.push((await m.verify(unknownKey()) as { reason: string }).reason)
+    t.same(new Set(others), new Set(['unknown']), 'other prefixes have budgets of their own')
   })
 
   t.test('a burst of wrong secrets cannot queue more hashes than the limit', async (t) => {
