@@ -52,12 +52,19 @@ export function keyLength (brand: string): number {
   return brand.length + PREFIX_LENGTH + 1 + SECRET_LENGTH + CHECKSUM_LENGTH
 }
 
+// BRAND_PATTERN admits no character that is special in a regular expression.
+const keyShape = (brand: string): string => `${brand}[0-9A-Za-z]{${PREFIX_LENGTH}}\\.[0-9A-Za-z]{${SECRET_LENGTH + CHECKSUM_LENGTH}}`
+
 export function keyPattern (brand: string = ''): RegExp {
   if (typeof brand !== 'string' || (brand !== '' && !BRAND_PATTERN.test(brand))) {
     throw new errors.INVALID_ARGUMENT('brand', 'use the brand option\'s value: 1 to 32 characters from A-Z, a-z, 0-9, _ and -, or nothing')
   }
-  // BRAND_PATTERN admits no character that is special in a regular expression.
-  return new RegExp(`^${brand}[0-9A-Za-z]{${PREFIX_LENGTH}}\\.[0-9A-Za-z]{${SECRET_LENGTH + CHECKSUM_LENGTH}}$`)
+  return new RegExp(`^${keyShape(brand)}$`)
+}
+
+/** A key of this brand anywhere inside a text (for refusing keys pasted into other fields). */
+export function keyInText (brand: string): RegExp {
+  return new RegExp(keyShape(brand))
 }
 
 // Cheap structural checks first (length, brand, alphabet, checksum): a made-up

@@ -1,6 +1,6 @@
 import { errors } from './errors.js'
 import { Hasher } from './hasher.js'
-import { generateKey, keyPattern } from './key-format.js'
+import { generateKey, keyInText, keyPattern } from './key-format.js'
 import { LastUsedWriter } from './last-used.js'
 import { isPlainObject, normalizeManagerOptions, type ApiKeyManagerOptions, type ManagerSettings } from './options.js'
 import { serializeScopes } from './scopes.js'
@@ -112,8 +112,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   const hasher = new Hasher(settings.scrypt, settings.hashThreads, settings.hashQueue)
   const { brand } = settings
   const pattern = keyPattern(brand)
-  // The same shape anywhere in a text, not just as the whole of it.
-  const secret = new RegExp(pattern.source.slice(1, -1))
+  const secret = keyInText(brand)
   const reportError = (err: unknown): void => manager.onBackgroundError(err)
   const verifier: Verifier<R> = new Verifier<R>(store, hasher, {
     brand,

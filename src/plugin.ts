@@ -7,6 +7,7 @@ import { normalizePluginOptions, type ApiKeyPluginOptions, type PluginSettings }
 import { readRouteConfig, REQUIRED, type RouteSettings } from './route-config.js'
 import { missingScope } from './scopes.js'
 import type { RegisteredApiKey } from './types.js'
+import { MALFORMED } from './verifier.js'
 
 const FAILURES: Record<VerifyFailure, new () => Error> = {
   malformed: errors.MALFORMED,
@@ -17,8 +18,6 @@ const FAILURES: Record<VerifyFailure, new () => Error> = {
   unusable: errors.UNUSABLE,
   throttled: errors.THROTTLED
 }
-
-const MALFORMED = Object.freeze({ valid: false, reason: 'malformed' } as const)
 
 type Authenticate = (request: FastifyRequest, reply: FastifyReply, route: RouteSettings) => Promise<void>
 type Bindable = FastifyRequest['log'] & { setBindings?: (bindings: Record<string, unknown>) => void }

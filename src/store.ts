@@ -62,11 +62,12 @@ function translate (err: unknown): never {
 }
 
 // The only module that talks to Prisma. Everything returned to callers is
-// read with `omit: { hashedKey: true }`, so the hash never leaves this file
-// except through findByPrefix(es), which the verifier needs.
+// read without hashedKey and previousHashedKey, so no hash leaves this file
+// except through findByPrefix(es), which the verifier needs, and secretOf,
+// which rotation compares against.
 export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   readonly #model: ApiKeyDelegate
-  // The relations every read returns (the `include` option), in the same query.
+  // The relations every read returns (the `include` option), in the same Prisma call.
   readonly #include: object | undefined
   readonly #public: { omit: typeof OMIT_HASH, include?: object }
 

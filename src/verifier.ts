@@ -29,9 +29,8 @@ interface Loaded<R> {
   /** frozen, without its hash: what request.apiKey and handlers see */
   record: R
   hashedKey: string
-  /** the secret a rotation replaced, while it still works */
+  /** the secret a rotation replaced (it works until record.previousKeyExpiresAt) */
   previousHashedKey: string | null
-  previousUntil: number
   /** ordinal of the read that produced this copy (see verify) */
   read: number
   /** when this copy must be read again from the database (ms epoch) */
@@ -43,7 +42,7 @@ interface Failures {
   since: number
 }
 
-const MALFORMED = Object.freeze({ valid: false, reason: 'malformed' }) as { valid: false, reason: 'malformed' }
+export const MALFORMED = Object.freeze({ valid: false, reason: 'malformed' }) as { valid: false, reason: 'malformed' }
 const UNKNOWN = Object.freeze({ valid: false, reason: 'unknown' }) as { valid: false, reason: 'unknown' }
 const WRONG = Object.freeze({ valid: false, reason: 'wrong_secret' }) as { valid: false, reason: 'wrong_secret' }
 const THROTTLED = Object.freeze({ valid: false, reason: 'throttled' }) as { valid: false, reason: 'throttled' }
@@ -69,7 +68,7 @@ const digestOf = (key: string): string => createHash('sha256').update(key).diges
  *   forces a real check, and a wrong secret (another digest) never hits.
  * Both are bounded LRUs; concurrent misses share one query and one hash.
  * During a rotation's grace period the replaced secret matches too, until
- * previousUntil, checked on every request.
+ * previousKeyExpiresAt, checked on every request.
  */
 export class Verifier<R extends ApiKeyRecord> {
   readonly #store: Store<R>
@@ -194,7 +193,7 @@ export class Verifier<R extends ApiKeyRecord> {
   #known (digest: string, loaded: Loaded<R>, now: number): boolean {
     const matched = this.#verified.get(digest)
     if (matched === undefined) return false
-    return matched === loaded.hashedKey || (matched === loaded.previousHashedKey && now < loaded.previousUntil)
+    return matched === loaded.hashedKey || (matched === loaded.previousHashedKey && previousWorks(loaded, now))
   }
 
   async #record (prefix: string): Promise<Loaded<R> | null> {
@@ -204,7 +203,7 @@ export class Verifier<R extends ApiKeyRecord> {
     // as it was before a revoke that has since returned: start a new one.
     let pending = this.#loading.get(prefix)
     if (pending === undefined || pending.epoch !== this.#epoch) {
-      const read = { epoch: this.#epoch, promise: this.#load(prefix) }
+      const read = { epoch: this.#epoch, promise: this.#load(prefix, this.#epoch) }
       read.promise.finally(() => { if (this.#loading.get(prefix) === read) this.#loading.delete(prefix) }).catch(() => {})
       this.#loading.set(prefix, read)
       pending = read
@@ -212,8 +211,7 @@ export class Verifier<R extends ApiKeyRecord> {
     return await pending.promise
   }
 
-  async #load (prefix: string): Promise<Loaded<R> | null> {
-    const epoch = this.#epoch
+  async #load (prefix: string, epoch: number): Promise<Loaded<R> | null> {
     const stored = await this.#store.findByPrefix(prefix)
     // A case-insensitive collation (MySQL's default) may match another case.
     if (stored === null || stored.prefix !== prefix) return null
@@ -231,7 +229,6 @@ export class Verifier<R extends ApiKeyRecord> {
       record: Object.freeze(record) as unknown as R,
       hashedKey,
       previousHashedKey: previousHashedKey ?? null,
-      previousUntil: record.previousKeyExpiresAt?.getTime() ?? 0,
       read: ++this.#reads,
       staleAt: readAt + this.#ttl
     }
@@ -321,14 +318,19 @@ export class Verifier<R extends ApiKeyRecord> {
       if (outcome.rehash) this.#onRehash(loaded.record, loaded.hashedKey, key)
       return true
     }
-    const { previousHashedKey } = loaded
-    if (previousHashedKey === null || Date.now() >= loaded.previousUntil) return false
+    if (!previousWorks(loaded, Date.now())) return false
     // The secret a rotation replaced, within its grace period. It is never
-    // re-hashed: it has only until previousUntil to live.
-    const previous = await this.#hasher.verify(key, previousHashedKey)
-    if (previous.ok) this.#verified.set(digest, previousHashedKey)
+    // re-hashed: it has only until previousKeyExpiresAt to live.
+    const previous = await this.#hasher.verify(key, loaded.previousHashedKey as string)
+    if (previous.ok) this.#verified.set(digest, loaded.previousHashedKey as string)
     return previous.ok
   }
+}
+
+/** Whether the secret the last rotation replaced still works at `now`. */
+function previousWorks (loaded: Loaded<ApiKeyRecord>, now: number): boolean {
+  const until = loaded.record.previousKeyExpiresAt
+  return loaded.previousHashedKey !== null && until !== null && now < until.getTime()
 }
 
 function sameHashes (a: Loaded<unknown>, b: Loaded<unknown>): boolean {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errors } from '../errors.js'
 import type { ApiKeyManager } from '../manager.js'
+import { isPlainObject } from '../options.js'
 import { STATUSES, type ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../store.js'
 import { ASSETS, page } from './page.js'
@@ -67,9 +68,8 @@ async function refuseCrossSite (request: FastifyRequest): Promise<void> {
 // Write calls take a JSON object: a form or text/plain body (what another
 // site could send) never reaches the manager.
 function jsonBody (request: FastifyRequest, example: string): Record<string, unknown> {
-  const body = request.body
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new errors.INVALID_ARGUMENT('body', `expected a JSON object ${example}`)
-  return body as Record<string, unknown>
+  if (!isPlainObject(request.body)) throw new errors.INVALID_ARGUMENT('body', `expected a JSON object ${example}`)
+  return request.body as Record<string, unknown>
 }
 
 function jsonApi (fastify: FastifyInstance, settings: AdminSettings): void {
