@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { errors } from './errors.js'
 import { Piscina } from 'piscina'
 import {
@@ -19,51 +20,101 @@ export interface VerifyOutcome {
 
 const workerFile = new URL('./hash-worker.js', import.meta.url).href
 
+// How long recent hashes at the current parameters ran on their thread (queue
+// time excluded): what a stand-in for a check holds its turn for (imitate).
+const SAMPLES = 64
+// Below this many samples, a stand-in runs a real hash (and adds a sample).
+const MIN_SAMPLES = 8
+
 // scrypt never runs on the event loop's thread: noble's scryptAsync yields, but
 // several concurrent calls still starve network I/O, so hashing goes to a pool.
+//
+// Every hash takes a turn here, one per thread, first come first served:
+// checks and their stand-ins (imitate) are admitted only while the checks
+// running plus waiting stay within threads + maxQueue, and get a fast 503
+// beyond; a new key's hash (create, rotate) is never refused, it waits its turn.
 export class Hasher {
   readonly params: ScryptParams
   readonly #pool: Piscina<HashTask, Uint8Array>
-  // Checks running plus waiting: one per thread, and up to maxQueue behind
-  // them. Only checks count: they answer requests and must fail fast when the
-  // pool is swamped; a new key's hash (create, rotate) waits its turn instead.
   readonly #capacity: number
-  #inFlight = 0
+  #admitted = 0
+  #free: number
+  readonly #waiting: Array<() => void> = []
+  readonly #samples: number[] = []
+  #nextSample = 0
 
   constructor (params: ScryptParams, threads: number, maxQueue = Infinity) {
     this.params = params
     this.#capacity = threads + maxQueue
+    this.#free = threads
     // execArgv: [] keeps the parent's TypeScript loaders out of the threads.
     this.#pool = new Piscina({ filename: workerFile, minThreads: 0, maxThreads: threads, idleTimeout: 30_000, execArgv: [] })
   }
 
-  async #derive (key: string, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
-    return await this.#pool.run({ key, salt, ...params, dkLen })
-  }
-
-  async #check (key: string, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
-    // Refused before queueing when the queue is full: a fast 503 beats a
-    // request that waits behind hundreds of hashes.
-    if (this.#inFlight >= this.#capacity) throw new errors.BUSY()
-    this.#inFlight++
+  /** Runs `work` on a turn of its own; `admitted` work counts against the queue limit. */
+  async #turn<T> (admitted: boolean, work: () => Promise<T>): Promise<T> {
+    if (admitted) {
+      // Refused before queueing: a fast 503 beats a request that waits behind hundreds of hashes.
+      if (this.#admitted >= this.#capacity) throw new errors.BUSY()
+      this.#admitted++
+    }
     try {
-      return await this.#derive(key, salt, params, dkLen)
+      if (this.#free > 0) this.#free--
+      else await new Promise<void>((resolve) => this.#waiting.push(resolve))
+      try {
+        return await work()
+      } finally {
+        // The turn passes straight to the next in line, or the thread is free.
+        const next = this.#waiting.shift()
+        if (next === undefined) this.#free++
+        else next()
+      }
     } finally {
-      this.#inFlight--
+      if (admitted) this.#admitted--
     }
   }
 
-  async hash (key: string): Promise<string> {
+  async #derive (key: string, salt: Uint8Array, params: ScryptParams, dkLen: number): Promise<Uint8Array> {
+    const started = performance.now()
+    const derived = await this.#pool.run({ key, salt, ...params, dkLen })
+    if (sameParams(params, this.params) && dkLen === HASH_BYTES) {
+      this.#samples[this.#nextSample] = performance.now() - started
+      this.#nextSample = (this.#nextSample + 1) % SAMPLES
+    }
+    return derived
+  }
+
+  async #hashNew (key: string): Promise<string> {
     const salt = randomBytes(SALT_BYTES)
     return formatHash(this.params, salt, await this.#derive(key, salt, this.params, HASH_BYTES))
   }
 
+  /** A new hash at the current parameters (create, rotate, re-hash): waits its turn, never refused. */
+  async hash (key: string): Promise<string> {
+    return await this.#turn(false, async () => await this.#hashNew(key))
+  }
+
+  /** Checks a presented key against a stored hash; throws FST_API_KEY_BUSY when the queue is full. */
   async verify (key: string, stored: string): Promise<VerifyOutcome> {
     const parsed = parseHash(stored)
     if (parsed === null) return { ok: false, rehash: false }
-    const derived = await this.#check(key, parsed.salt, parsed, parsed.hash.length)
+    const derived = await this.#turn(true, async () => await this.#derive(key, parsed.salt, parsed, parsed.hash.length))
     const ok = constantTimeEqual(derived, parsed.hash)
     return { ok, rehash: ok && !sameParams(parsed, this.params) }
+  }
+
+  /**
+   * Stands in for a check that has no stored hash (an unknown prefix): admitted,
+   * queued and answered like one, holding its turn as long as a recent hash ran,
+   * so a backlog delays both alike. It sleeps rather than hashes, so made-up
+   * prefixes cost a place in line but no CPU; the first few run a real hash to
+   * measure what a check costs.
+   */
+  async imitate (key: string): Promise<void> {
+    await this.#turn(true, async () => {
+      if (this.#samples.length < MIN_SAMPLES) await this.#hashNew(key)
+      else await sleep(this.#samples[Math.floor(Math.random() * this.#samples.length)])
+    })
   }
 
   close (): Promise<void> {

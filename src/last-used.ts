@@ -50,11 +50,7 @@ export class LastUsedWriter {
     if (this.#pending.size === 0) return
     const batch = this.#pending
     this.#pending = new Map()
-    // One write for the batch, stamped with its latest use rather than the
-    // time of the write (which, after an outage, could be much later).
-    let latest = 0
-    for (const at of batch.values()) latest = Math.max(latest, at)
-    this.#flushing = this.#store.touchLastUsed([...batch.keys()], new Date(latest))
+    this.#flushing = this.#write(batch)
       .catch((err) => {
         // Back in line; a newer use of the same key, marked meanwhile, wins.
         this.#pending = new Map([...batch, ...this.#pending])
@@ -65,6 +61,23 @@ export class LastUsedWriter {
     // Forget marks older than an interval: they can no longer hold a write back.
     const horizon = Date.now() - this.#interval
     for (const [id, at] of this.#marked) if (at < horizon) this.#marked.delete(id)
+  }
+
+  // Each key is stamped with its own latest use, to within a second: keys are
+  // grouped by whole seconds before the batch's latest use, one write a
+  // group. A batch of one flush interval is one write; one held back by an
+  // outage is not stamped with its last use (nor with the time of the write).
+  async #write (batch: Map<string, number>): Promise<void> {
+    let latest = 0
+    for (const at of batch.values()) latest = Math.max(latest, at)
+    const groups = new Map<number, string[]>()
+    for (const [id, at] of batch) {
+      const stamp = latest - Math.floor((latest - at) / 1000) * 1000
+      const ids = groups.get(stamp)
+      if (ids === undefined) groups.set(stamp, [id])
+      else ids.push(id)
+    }
+    for (const [stamp, ids] of groups) await this.#store.touchLastUsed(ids, new Date(stamp))
   }
 
   async close (): Promise<void> {

@@ -22,9 +22,9 @@ export interface ApiKeyManagerOptions {
   cacheTtl?: number
   /** Keys remembered (rows, verified secrets, failure counts), each. */
   cacheSize?: number
-  /** Wrong secrets (and checks in flight) allowed per prefix per failureWindow. */
+  /** Unverified checks a prefix may have in a burst (wrong secrets and checks in flight). */
   maxFailures?: number
-  /** The window (ms) for maxFailures. */
+  /** The time (ms) in which a spent burst comes back, a check at a time: one per failureWindow / maxFailures. */
   failureWindow?: number
   /** How long (ms) a throttled attempt waits before its 429, so a flood paces itself. */
   throttleDelay?: number
@@ -90,7 +90,9 @@ export const DEFAULTS = {
   cacheTtl: 5_000,
   cacheSize: 10_000,
   maxFailures: 10,
-  failureWindow: 60_000,
+  // One check a second once a burst is spent: a flood cannot lock a prefix's
+  // owner out for long, and takes at most a hash a second per prefix.
+  failureWindow: 10_000,
   throttleDelay: 1_000,
   lastUsedInterval: 60_000
 } as const

@@ -57,7 +57,19 @@ export function isUnavailable (err: unknown): boolean {
   return !(e?.name === 'PrismaClientKnownRequestError' && QUERY_ERRORS.has(e.code as string))
 }
 
+// Prisma's validation errors print the call's arguments, hashes included:
+// only their last paragraph, the reason, may leave this file, and with
+// anything shaped like a stored hash masked in case the reason quotes one.
+const HASH_IN_TEXT = /\$scrypt\$[^\s"'`]*/g
+
+function refused (err: { message?: unknown }): Error {
+  const paragraphs = String(err.message).trim().split(/\n\s*\n/)
+  const reason = (paragraphs.at(-1) as string).replace(' Available options are marked with ?.', '').replace(HASH_IN_TEXT, '[hash]')
+  return new errors.QUERY_REFUSED(reason)
+}
+
 function translate (err: unknown): never {
+  if ((err as { name?: unknown })?.name === 'PrismaClientValidationError') throw refused(err as Error)
   throw isUnavailable(err) ? new errors.UNAVAILABLE({ cause: err }) : err
 }
 
@@ -172,6 +184,10 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
 
   /** Replaces a hash only if it is still the one that was verified. */
   async replaceHash (id: string, from: string, to: string): Promise<void> {
-    await this.#model.updateMany({ where: { id, hashedKey: from }, data: { hashedKey: to } })
+    try {
+      await this.#model.updateMany({ where: { id, hashedKey: from }, data: { hashedKey: to } })
+    } catch (err) {
+      translate(err)
+    }
   }
 }

@@ -5,6 +5,7 @@ import { parseKey } from './key-format.js'
 import { Lru } from './lru.js'
 import type { CacheSettings } from './options.js'
 import { keyStatus } from './status.js'
+import { Throttle } from './throttle.js'
 import type { ApiKeyRecord, Store, StoredApiKey } from './store.js'
 
 export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'expired' | 'unusable' | 'throttled'
@@ -37,10 +38,13 @@ interface Loaded<R> {
   staleAt: number
 }
 
-interface Failures {
-  count: number
-  since: number
+/** The stored hashes a check ran against (both null: the prefix has no row). */
+interface Hashes {
+  hashedKey: string | null
+  previousHashedKey: string | null
 }
+
+const NO_HASHES: Hashes = Object.freeze({ hashedKey: null, previousHashedKey: null })
 
 export const MALFORMED = Object.freeze({ valid: false, reason: 'malformed' }) as { valid: false, reason: 'malformed' }
 const UNKNOWN = Object.freeze({ valid: false, reason: 'unknown' }) as { valid: false, reason: 'unknown' }
@@ -51,11 +55,6 @@ const EXPIRED = Object.freeze({ valid: false, reason: 'expired' }) as { valid: f
 const UNUSABLE = Object.freeze({ valid: false, reason: 'unusable' }) as { valid: false, reason: 'unusable' }
 
 const REFRESH_BATCH = 500
-// How long recent wrong secrets took to refuse, from the start of their check:
-// the pool an unknown prefix's answer time is drawn from.
-const TIMING_SAMPLES = 64
-// Below this many samples, an unknown prefix pays for a real hash (and adds a sample).
-const MIN_SAMPLES = 8
 
 const digestOf = (key: string): string => createHash('sha256').update(key).digest('base64')
 
@@ -77,21 +76,19 @@ export class Verifier<R extends ApiKeyRecord> {
   readonly #pattern: RegExp
   readonly #usable: UsableCheck<R> | null
   readonly #ttl: number
-  readonly #maxFailures: number
-  readonly #failureWindow: number
   readonly #throttleDelay: number
   readonly #records: Lru<string, Loaded<R>>
   readonly #verified: Lru<string, string>
-  readonly #failures: Lru<string, Failures>
+  // digest of a presented key -> the hashes it was refused against (see #refusedBefore)
+  readonly #refusals: Lru<string, Hashes>
+  readonly #throttle: Throttle
   // Reads in flight, with the epoch they started in (see #record).
   readonly #loading = new Map<string, { epoch: number, promise: Promise<Loaded<R> | null> }>()
-  readonly #hashing = new Map<string, Promise<boolean>>()
+  readonly #hashing = new Map<string, Hashes & { promise: Promise<boolean> }>()
   // Bumped by every invalidation: a check that read a record before a
   // revocation returned cannot pass on that copy (see verify).
   #epoch = 0
   #reads = 0
-  readonly #refusals: number[] = []
-  #refusalsNext = 0
   #refresher: NodeJS.Timeout | null = null
   readonly #onRehash: VerifierSettings<R>['onRehash']
 
@@ -103,12 +100,11 @@ export class Verifier<R extends ApiKeyRecord> {
     this.#pattern = pattern
     this.#usable = usable
     this.#ttl = cache.ttl
-    this.#maxFailures = cache.maxFailures
-    this.#failureWindow = cache.failureWindow
     this.#throttleDelay = cache.throttleDelay
     this.#records = new Lru(cache.size)
     this.#verified = new Lru(cache.size)
-    this.#failures = new Lru(cache.size)
+    this.#refusals = new Lru(cache.size)
+    this.#throttle = new Throttle(cache.maxFailures, cache.failureWindow, cache.size)
   }
 
   invalidate (prefix: string): void {
@@ -157,18 +153,22 @@ export class Verifier<R extends ApiKeyRecord> {
   async verify (key: unknown): Promise<VerifyResult<R>> {
     const parsed = typeof key === 'string' ? parseKey(key, this.#brand, this.#pattern) : null
     if (parsed === null) return MALFORMED
-    const started = performance.now()
     const digest = digestOf(parsed.key)
     let checked: Loaded<R> | null = null
     for (;;) {
       const epoch = this.#epoch
       const reads = this.#reads
       const loaded = await this.#record(parsed.prefix)
-      if (loaded === null) return await this.#unknown(parsed.prefix, parsed.key, started)
+      if (loaded === null) {
+        const result = this.#refusedBefore(digest, null) ? WRONG : await this.#check(parsed.prefix, parsed.key, digest, null)
+        if (result !== WRONG) return result as VerifyResult<R>
+        this.#refusals.set(digest, NO_HASHES)
+        return UNKNOWN
+      }
       if (!this.#known(digest, loaded, Date.now())) {
         // Checked against this very row already: the retry below found nothing new.
-        if (checked !== null && sameHashes(checked, loaded)) return this.#refused(started)
-        const result = await this.#check(parsed.prefix, parsed.key, digest, loaded)
+        if (checked !== null && sameHashes(checked, loaded)) return this.#refuse(digest, loaded)
+        const result = this.#refusedBefore(digest, loaded) ? WRONG : await this.#check(parsed.prefix, parsed.key, digest, loaded)
         if (result === WRONG && checked === null && loaded.read <= reads) {
           // A cached copy may predate a rotation on another instance: read
           // the row once more before calling a new secret wrong.
@@ -176,7 +176,7 @@ export class Verifier<R extends ApiKeyRecord> {
           this.#records.delete(parsed.prefix)
           continue
         }
-        if (result === WRONG) return this.#refused(started)
+        if (result === WRONG) return this.#refuse(digest, loaded)
         if (result !== null) return result
       }
       // An invalidation (revoke, update) landed while this check was waiting:
@@ -194,6 +194,23 @@ export class Verifier<R extends ApiKeyRecord> {
     const matched = this.#verified.get(digest)
     if (matched === undefined) return false
     return matched === loaded.hashedKey || (matched === loaded.previousHashedKey && previousWorks(loaded, now))
+  }
+
+  /**
+   * Whether this presented key was refused against these very hashes (or, for
+   * null, as an unknown prefix) before: the answer cannot have changed, so it
+   * is given again without a hash and without spending the prefix's budget. A
+   * client replaying a leaked or rotated-out key costs nothing and holds
+   * nobody back.
+   */
+  #refusedBefore (digest: string, loaded: Hashes | null): boolean {
+    const refused = this.#refusals.get(digest)
+    return refused !== undefined && sameHashes(refused, loaded ?? NO_HASHES)
+  }
+
+  #refuse (digest: string, loaded: Loaded<R>): VerifyResult<R> {
+    this.#refusals.set(digest, { hashedKey: loaded.hashedKey, previousHashedKey: loaded.previousHashedKey })
+    return WRONG
   }
 
   async #record (prefix: string): Promise<Loaded<R> | null> {
@@ -234,45 +251,37 @@ export class Verifier<R extends ApiKeyRecord> {
     }
   }
 
-  /** The slow path: scrypt. Returns a failure, or null once the secret matched. */
-  async #check (prefix: string, key: string, digest: string, loaded: Loaded<R>): Promise<VerifyResult<R> | null> {
-    // Checks of the same presented key share one hash and count once.
+  /**
+   * The slow path: scrypt against the row's hashes, or, for a prefix with no
+   * row (null), a stand-in that waits in the same line as long as a hash
+   * takes. Returns a failure, or null once the secret matched.
+   */
+  async #check (prefix: string, key: string, digest: string, loaded: Loaded<R> | null): Promise<VerifyResult<R> | null> {
+    const against = loaded ?? NO_HASHES
+    // Checks of the same presented key share one hash and count once, but
+    // only a hash computed against the very hashes this check read: one
+    // started before a rotation must not answer for the row after it.
     const joined = this.#hashing.get(digest)
-    if (joined !== undefined) return (await joined) ? null : WRONG
+    if (joined !== undefined && sameHashes(joined, against)) return (await joined.promise) ? null : WRONG
 
     // Synchronous up to the hash being registered: a concurrent check of the
-    // same key must find it in #hashing, not count an attempt of its own.
-    const attempts = this.#attempt(prefix)
-    if (attempts === null) return await this.#throttled()
-    const pending = this.#hash(key, digest, loaded).finally(() => this.#hashing.delete(digest))
+    // same key must find it in #hashing, not take a token of its own.
+    const attempt = this.#throttle.acquire(prefix, against.hashedKey, Date.now())
+    if (attempt === null) return await this.#throttled()
+    const promise = loaded === null ? this.#hasher.imitate(key).then(() => false) : this.#hash(key, digest, loaded)
+    const pending = { hashedKey: against.hashedKey, previousHashedKey: against.previousHashedKey, promise }
     this.#hashing.set(digest, pending)
+    promise.finally(() => { if (this.#hashing.get(digest) === pending) this.#hashing.delete(digest) }).catch(() => {})
     let ok: boolean
     try {
-      ok = await pending
+      ok = await promise
     } catch (err) {
       // Not the caller's failure (queue full, store down): it does not count.
-      attempts.count--
+      attempt.settle(false)
       throw err
     }
-    if (ok) attempts.count--
+    attempt.settle(!ok)
     return ok ? null : WRONG
-  }
-
-  /**
-   * Counts an unverified attempt on a prefix, or returns null once the prefix
-   * is over its limit. Hashes in flight count with failures: a burst of wrong
-   * secrets for one prefix cannot queue more hashes than the limit.
-   */
-  #attempt (prefix: string): Failures | null {
-    const now = Date.now()
-    let attempts = this.#failures.get(prefix)
-    if (attempts === undefined || now - attempts.since >= this.#failureWindow) {
-      attempts = { count: 0, since: now }
-      this.#failures.set(prefix, attempts)
-    }
-    if (attempts.count >= this.#maxFailures) return null
-    attempts.count++
-    return attempts
   }
 
   // A tarpit: the refusal costs no CPU, and a client flooding on N
@@ -280,35 +289,6 @@ export class Verifier<R extends ApiKeyRecord> {
   async #throttled (): Promise<VerifyResult<R>> {
     if (this.#throttleDelay > 0) await sleep(this.#throttleDelay)
     return THROTTLED
-  }
-
-  /**
-   * An unknown prefix answers like a known one with a wrong secret: counted
-   * and throttled the same, and refused as long after the start of its check
-   * as a recent wrong secret was (drawn from the last TIMING_SAMPLES). The
-   * time is waited, not spent on a hash, so made-up prefixes cannot make the
-   * server burn scrypt on demand (a wrong secret for a real prefix is bounded
-   * by that prefix's throttle; random prefixes would have none).
-   */
-  async #unknown (prefix: string, key: string, started: number): Promise<VerifyResult<R>> {
-    if (this.#attempt(prefix) === null) return await this.#throttled()
-    if (this.#refusals.length < MIN_SAMPLES) {
-      // Too few samples yet: hash the presented key for real (a fresh salt,
-      // the current parameters: the cost of a check).
-      await this.#hasher.hash(key)
-      this.#refused(started)
-    } else {
-      const target = this.#refusals[Math.floor(Math.random() * this.#refusals.length)]
-      await sleep(Math.max(0, target - (performance.now() - started)))
-    }
-    return UNKNOWN
-  }
-
-  /** Keeps how long a refusal took since the start of its check; returns WRONG. */
-  #refused (started: number): VerifyResult<R> {
-    this.#refusals[this.#refusalsNext] = performance.now() - started
-    this.#refusalsNext = (this.#refusalsNext + 1) % TIMING_SAMPLES
-    return WRONG
   }
 
   async #hash (key: string, digest: string, loaded: Loaded<R>): Promise<boolean> {
@@ -319,11 +299,14 @@ export class Verifier<R extends ApiKeyRecord> {
       return true
     }
     if (!previousWorks(loaded, Date.now())) return false
-    // The secret a rotation replaced, within its grace period. It is never
-    // re-hashed: it has only until previousKeyExpiresAt to live.
+    // The secret a rotation replaced, within its grace period. The end is
+    // decided when its hash is done, not when it started: a check begun just
+    // before the end is not accepted after it. Never re-hashed: it has only
+    // until previousKeyExpiresAt to live.
     const previous = await this.#hasher.verify(key, loaded.previousHashedKey as string)
-    if (previous.ok) this.#verified.set(digest, loaded.previousHashedKey as string)
-    return previous.ok
+    if (!previous.ok || !previousWorks(loaded, Date.now())) return false
+    this.#verified.set(digest, loaded.previousHashedKey as string)
+    return true
   }
 }
 
@@ -333,6 +316,6 @@ function previousWorks (loaded: Loaded<ApiKeyRecord>, now: number): boolean {
   return loaded.previousHashedKey !== null && until !== null && now < until.getTime()
 }
 
-function sameHashes (a: Loaded<unknown>, b: Loaded<unknown>): boolean {
+function sameHashes (a: Hashes, b: Hashes): boolean {
   return a.hashedKey === b.hashedKey && a.previousHashedKey === b.previousHashedKey
 }

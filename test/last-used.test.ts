@@ -1,0 +1,51 @@
+// lastUsedAt after an outage: each key keeps the time of its own latest use
+// (to within a second), not the latest use of the whole batch held back.
+import FakeTimers from '@sinonjs/fake-timers'
+import t from 'tap'
+import { createApiKeyManager } from '../src/index.ts'
+import { FAST_SCRYPT } from './helpers/app.ts'
+import { eachDatabase } from './helpers/databases.ts'
+import { counted, withMethods } from './helpers/models.ts'
+
+const MINUTE = 60_000
+
+eachDatabase(t, async (t, db) => {
+  t.test('marks held back by failed writes are stamped each with its own use', async (t) => {
+    const clock = FakeTimers.install({ toFake: ['Date'], now: new Date('2026-12-01T09:00:00.250Z') })
+    t.teardown(() => clock.uninstall())
+    let down = true
+    const real = db.prisma.apiKey as any
+    const model = withMethods(real, {
+      updateMany: async (args: unknown) => {
+        if (down) throw Object.assign(new Error('connection lost'), { code: 'ECONNRESET' })
+        return await real.updateMany(args)
+      }
+    })
+    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: MINUTE })
+    t.teardown(() => m.close())
+    m.onBackgroundError = () => {}
+    const early = await m.create({ name: 'used early' })
+    const late = await m.create({ name: 'used late' })
+    const earlyAt = Date.now()
+    t.equal((await m.verify(early.key)).valid, true)
+    await t.rejects(m.flush(), { code: 'FST_API_KEY_UNAVAILABLE' }, 'the write fails: the mark is kept')
+    clock.tick(5 * MINUTE)
+    const lateAt = Date.now()
+    t.equal((await m.verify(late.key)).valid, true)
+    down = false
+    await m.flush()
+    const stamp = async (id: string): Promise<number> => ((await db.prisma.apiKey.findUniqueOrThrow({ where: { id } })).lastUsedAt as Date).getTime()
+    const earlyStamp = await stamp(early.apiKey.id)
+    t.ok(earlyStamp >= earlyAt && earlyStamp - earlyAt < 1000, `the early key: its own use (${new Date(earlyStamp).toISOString()}), not the late one's`)
+    t.equal(await stamp(late.apiKey.id), lateAt, 'the late key: its use')
+  })
+
+  t.test('a batch of one flush interval is one write', async (t) => {
+    const { model, calls } = counted(db.prisma.apiKey)
+    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: MINUTE })
+    const keys = await Promise.all([1, 2, 3, 4].map(async (i) => await m.create({ name: `batched ${i}` })))
+    for (const { key } of keys) t.equal((await m.verify(key)).valid, true)
+    await m.close()
+    t.equal(calls.updateMany, 1, `four keys used within a second, one write (${JSON.stringify(calls)})`)
+  })
+})
