@@ -63,16 +63,16 @@ async function measure (): Promise<{ samples: Samples, codes: Record<Kind, Set<s
 // Warm-up: threads started, first queries done, the hasher's timing samples filled.
 for (let i = 0; i < 30; i++) for (const make of Object.values(kinds)) await timed(make())
 const idle = await measure()
-let loading = true
+const state = { loading: true }
 let background = 0
 const load = Array.from({ length: backlog }, async () => {
-  while (loading) {
+  while (state.loading) {
     await timed(wrongSecret(busyKey))
     background++
   }
 })
 const loaded = await measure()
-loading = false
+state.loading = false
 await Promise.all(load)
 
 await app.close()
