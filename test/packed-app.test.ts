@@ -221,11 +221,25 @@ t.test('a CommonJS app require()s the package', async (t) => {
   // What `npm init -y` writes: no "type", so .js files are CommonJS.
   const dir = await createApp(t, 'cjs-sqlite', { main: 'index.js' }, ['fastify', 'typescript', '@types/node'])
   const scripts = await preparePrisma(t, dir, 'sqlite', '  moduleFormat        = "cjs"\n  importFileExtension = "js"\n')
-  // The client Prisma generates is TypeScript: the app builds it to CommonJS.
-  await succeed(t, 'tsc builds the client', NODE, [join(dir, 'node_modules/typescript/bin/tsc'), '--module', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--outDir', 'build', 'generated/prisma/client.ts'], dir)
+  // The client Prisma generates is TypeScript: the app builds it to CommonJS,
+  // with a CommonJS module of its own that must find the package's types.
+  writeFileSync(join(dir, 'typed.ts'), `import Fastify from 'fastify'
+import { apiKeyPlugin, type ApiKeyManager } from '${PACKAGE}'
+import { PrismaClient } from './generated/prisma/client.js'
+
+export async function typed (prisma: PrismaClient): Promise<ApiKeyManager> {
+  const app = Fastify()
+  await app.register(apiKeyPlugin, { model: prisma.apiKey })
+  app.get('/orders', { config: { apiKey: { scopes: ['orders:read'] } } }, async (request) => ({ name: request.apiKey?.name }))
+  return app.apiKeys
+}
+`)
+  const tsc = [join(dir, 'node_modules/typescript/bin/tsc'), '--module', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck', '--rootDir', '.', '--outDir', 'build']
+  await succeed(t, 'tsc type-checks and builds the client and a typed module', NODE, [...tsc, 'generated/prisma/client.ts', 'typed.ts'], dir)
+  t.match(readFileSync(join(dir, 'build/typed.js'), 'utf8'), `require("${PACKAGE}")`, 'built as CommonJS')
   const databaseUrl = await migrate(t, dir, 'sqlite', scripts)
   const client = `const { PrismaBetterSqlite3 } = require('@prisma/adapter-better-sqlite3')
-const { PrismaClient } = require('./build/client.js')
+const { PrismaClient } = require('./build/generated/prisma/client.js')
 
 const prisma = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: process.env.DATABASE_URL }) })
 `
