@@ -3,7 +3,9 @@ import type { Test } from 'tap'
 // fresh app, the model and the migrations taken from the installed package as
 // the README says, a Prisma client generated for that model, and the app and
 // the package's CLI run as separate Node processes. SMOKE_NODE=/path/to/node
-// runs them (and npm, Prisma, tsc) on another Node binary.
+// runs them, Prisma and tsc on another Node binary (and the npm beside it, if
+// any); better-sqlite3, a native addon linked from this repository's
+// node_modules, then loads only if that Node has the same ABI as this one.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
