@@ -46,7 +46,8 @@ export function page (title: string): string {
   <form id="create-form" method="dialog">
     <h2>New API key</h2>
     <label>Name <input id="create-name" name="name" required maxlength="190" autocomplete="off"></label>
-    <label>Expires (optional) <input id="create-expires" name="expiresAt" type="date"></label>
+    <label>Expires (optional) <input id="create-expires" name="expiresAt" type="date">
+      <small>The key works through that day, in UTC, as with the CLI's <code>--expires</code>.</small></label>
     <label>Scopes (optional) <input id="create-scopes" name="scopes" autocomplete="off" spellcheck="false" placeholder="orders:read, orders:write">
       <small>Separated by spaces or commas. <code>orders:*</code> grants every orders scope, <code>*</code> all of them.</small></label>
     <p id="create-error" class="error" role="alert" hidden></p>
@@ -320,7 +321,8 @@ async function create (event) {
   const expires = $('create-expires').value
   const scopes = $('create-scopes').value.split(/[\\s,]+/).filter(Boolean)
   try {
-    const { key } = await api('keys', { method: 'POST', body: JSON.stringify({ name, expiresAt: expires ? new Date(expires + 'T23:59:59').toISOString() : null, scopes }) })
+    // The date as typed: the server reads it, as the CLI does, whatever this browser's time zone.
+    const { key } = await api('keys', { method: 'POST', body: JSON.stringify({ name, expiresAt: expires || null, scopes }) })
     $('create-dialog').close()
     $('create-form').reset()
     showNewKey(key)

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errors } from '../errors.js'
+import { EXPIRY_FORMATS, readExpiry } from '../expiry.js'
 import type { ApiKeyManager } from '../manager.js'
 import { isPlainObject } from '../options.js'
 import { STATUSES, type ApiKeyStatus } from '../status.js'
@@ -132,10 +133,11 @@ function jsonApi (fastify: FastifyInstance, settings: AdminSettings): void {
   })
 }
 
+// The text as typed in the form, read as the CLI reads --expires (src/expiry.ts):
+// the server decides what a date means, not the browser's time zone.
 function parseExpiry (value: unknown): Date | null {
   if (value === undefined || value === null || value === '') return null
-  const date = typeof value === 'string' ? new Date(value) : new Date(NaN)
-  if (Number.isNaN(date.getTime())) throw new errors.INVALID_ARGUMENT('expiresAt', 'expected an ISO date such as 2027-01-31')
-  if (date.getTime() <= Date.now()) throw new errors.INVALID_ARGUMENT('expiresAt', 'must be in the future')
-  return date
+  const expiry = typeof value === 'string' ? readExpiry(value, new Date()) : { problem: EXPIRY_FORMATS }
+  if ('problem' in expiry) throw new errors.INVALID_ARGUMENT('expiresAt', expiry.problem)
+  return expiry.value
 }
