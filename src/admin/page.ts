@@ -241,7 +241,9 @@ function render (items) {
 }
 
 async function revoke (key) {
-  if (!confirm('Revoke "' + key.name + '" (' + key.prefix + ')? Clients using it are refused at once. This cannot be undone.')) return
+  // The panel's manager forgets the key at once; other instances only once their cached copy expires.
+  if (!confirm('Revoke "' + key.name + '" (' + key.prefix + ')? It is refused at once here; other instances of the app may accept it ' +
+    'until their cached copy expires (their cacheTtl option, 5 seconds by default). This cannot be undone.')) return
   try {
     await api('keys/' + encodeURIComponent(key.id) + '/revoke', { method: 'POST', body: '{}' })
     $('detail-dialog').close()
