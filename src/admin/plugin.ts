@@ -43,8 +43,10 @@ export default async function apiKeyAdmin (fastify: FastifyInstance, options: Ap
   const html = page(settings.title)
   fastify.get('/', async (request, reply) => {
     // The page loads its assets by relative URL: it must be served at the prefix with its slash.
+    // The redirect names only the last segment, after "./": a prefix parameter
+    // holding "\evil.example" (a path starting /\ or //) cannot send it off the site.
     const path = request.url.split('?')[0]
-    if (!path.endsWith('/')) return await reply.redirect(`${path}/`)
+    if (!path.endsWith('/')) return await reply.redirect(`./${path.slice(path.lastIndexOf('/') + 1)}/`)
     return await reply.type('text/html; charset=utf-8').send(html)
   })
   for (const [name, asset] of Object.entries(ASSETS)) {
