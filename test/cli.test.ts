@@ -92,7 +92,8 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
   await t.test('list: a table, filters, pages and --json', async (t) => {
     const revoked = await manager.create({ name: 'old partner' })
     await manager.revoke(revoked.apiKey.id)
-    const expired = await manager.create({ name: 'last year', expiresAt: new Date(Date.now() - DAY) })
+    const expired = await manager.create({ name: 'last year' })
+    await manager.update(expired.apiKey.id, { expiresAt: new Date(Date.now() - DAY) })
     keys.push(revoked.key, expired.key)
 
     const table = await other('list')
