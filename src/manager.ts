@@ -83,7 +83,9 @@ function checkNoKey (data: Record<string, unknown>, secret: RegExp): void {
 }
 
 // Validates the library's columns in create/update input; returns the data to write.
-function checkFields (data: Record<string, unknown>, secret: RegExp): Record<string, unknown> {
+// A new key may not start expired (surely a mistake, as the CLI and the panel
+// say); an update may set a past expiry: that ends a key now, keeping its record.
+function checkFields (data: Record<string, unknown>, secret: RegExp, creating = false): Record<string, unknown> {
   for (const field of RESERVED) {
     if (field in data) badArgument(field, 'is set by the library and cannot be given')
   }
@@ -92,6 +94,9 @@ function checkFields (data: Record<string, unknown>, secret: RegExp): Record<str
   const { expiresAt } = data
   if (expiresAt !== undefined && expiresAt !== null && !(expiresAt instanceof Date && !Number.isNaN(expiresAt.getTime()))) {
     badArgument('expiresAt', 'expected a valid Date or null')
+  }
+  if (creating && expiresAt instanceof Date && expiresAt.getTime() <= Date.now()) {
+    badArgument('expiresAt', 'is in the past: a new key cannot start expired (update() can expire a key now)')
   }
   const changes = { ...data }
   if (typeof changes.name === 'string') changes.name = changes.name.trim()
@@ -135,7 +140,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     if (!isPlainObject(input)) badArgument('input', 'expected an object such as { name }')
     if (input.name === undefined) throw new errors.NAME_REQUIRED()
     if (input.revoked !== undefined) badArgument('revoked', 'a new key cannot be created revoked')
-    const data = checkFields(input, secret)
+    const data = checkFields(input, secret, true)
     for (let attempt = 0; attempt < PREFIX_ATTEMPTS; attempt++) {
       const { prefix, key } = generateKey(brand)
       const hashedKey = await hasher.hash(key)

@@ -1,7 +1,9 @@
 // The admin panel in a real browser (Debian's Chromium, driven by
 // playwright-core) against a running server: create a key with scopes from the
 // page, use it, rotate it with a grace period, use both secrets, revoke it
-// from the page, and see both refused. It also takes the
+// from the page, and see both refused. The browser runs in a time zone far
+// from UTC, and the expiry date typed in the form is stored as the CLI stores
+// the same date. It also takes the
 // screenshots in docs/admin.md: `npm run screenshots` writes them there.
 import { existsSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -11,6 +13,7 @@ import { chromium } from 'playwright-core'
 import t from 'tap'
 import apiKeyPlugin, { apiKeyAdmin } from '../src/index.ts'
 import { FAST_SCRYPT } from './helpers/app.ts'
+import { cli, CONFIG, databaseEnv } from './helpers/cli.ts'
 import { openDatabase } from './helpers/databases.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -52,10 +55,15 @@ t.test('create, use, rotate and revoke a key from the panel', { skip: existsSync
     t.equal((await fetch(`${base}/admin/api-keys/${path}`)).status, 401, `without the guard's credentials /${path} is refused`)
   }
 
-  const context = await browser.newContext({ httpCredentials: USER, viewport: { width: 1180, height: 720 } })
+  // UTC+13 in January: a date read in the browser's zone would be half a day off.
+  const context = await browser.newContext({ httpCredentials: USER, viewport: { width: 1180, height: 720 }, timezoneId: 'Pacific/Auckland' })
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base })
   const page = await context.newPage()
-  page.on('dialog', (dialog) => { dialog.accept().catch(() => {}) })
+  const confirmations: string[] = []
+  page.on('dialog', (dialog) => {
+    confirmations.push(dialog.message())
+    dialog.accept().catch(() => {})
+  })
   await page.goto(`${base}/admin/api-keys`)
   await page.waitForSelector('#rows tr[data-id]')
   t.equal(await page.title(), 'Acme partner API keys')
@@ -66,6 +74,7 @@ t.test('create, use, rotate and revoke a key from the panel', { skip: existsSync
 
   await page.click('#new')
   await page.fill('#create-name', 'Partner: Globex')
+  await page.fill('#create-expires', '2099-01-31')
   await page.fill('#create-scopes', 'orders:read, orders write!')
   await page.click('#create-form button[type=submit]')
   await page.waitForSelector('#create-error:not([hidden])')
@@ -84,6 +93,13 @@ t.test('create, use, rotate and revoke a key from the panel', { skip: existsSync
   await page.click('#key-done')
   await page.waitForFunction(() => document.getElementById('new-key')?.textContent === '')
   t.pass('closing the dialog drops the key from the page')
+
+  const [created] = (await app.apiKeys.list({ where: { name: 'Partner: Globex' } })).items
+  const twin = await cli(['create', '--name', 'CLI twin', '--expires', '2099-01-31', '--json', '--config', CONFIG], await databaseEnv(db))
+  t.equal(twin.code, 0, 'the CLI takes the same date')
+  const fromCli = await app.apiKeys.get(JSON.parse(twin.stdout).apiKey.id)
+  t.equal(created.expiresAt?.toISOString(), fromCli?.expiresAt?.toISOString(), 'the date from the form is stored as the CLI stores it')
+  t.equal(created.expiresAt?.toISOString(), '2099-02-01T00:00:00.000Z', 'through that day, in UTC')
 
   const call = async (key: string): Promise<number> => (await fetch(`${base}/orders`, { headers: { authorization: `Api-Key ${key}` } })).status
   t.equal(await call(key), 200, 'the key from the page works, with the scope the route requires')
@@ -120,6 +136,8 @@ t.test('create, use, rotate and revoke a key from the panel', { skip: existsSync
   await row.locator('button.danger').click()
   await page.waitForSelector('#rows .badge.revoked')
   t.same([await call(rotated), await call(key)], [401, 401], 'revoked in the panel, both secrets refused at once')
+  t.match(confirmations.at(-1), /^Revoke "Partner: Globex" \(\w+\)\? It is refused at once here; other instances of the app may accept it until their cached copy expires \(their cacheTtl option, 5 seconds by default\)\. This cannot be undone\.$/,
+    'the confirmation says what holds on other instances')
 
   await row.click()
   await page.waitForSelector('#detail-dialog[open]')

@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
 import t from 'tap'
 import apiKeyPlugin, { apiKeyAdmin, createApiKeyManager, type ApiKeyAdminOptions } from '../src/index.ts'
@@ -67,6 +68,42 @@ t.test('registration', async (t) => {
   t.equal((await standalone.inject({ url: `${PREFIX}/api/keys`, headers: API })).statusCode, 200, 'a manager can be passed instead')
 })
 
+// What the socket receives, byte for byte: inject and fetch would normalise the path first.
+async function rawGet (port: number, path: string): Promise<{ status: number, location: string | undefined }> {
+  const response = await new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${ADMIN.authorization}\r\n\r\n`))
+    let text = ''
+    socket.on('data', (chunk) => { text += chunk })
+    socket.on('end', () => resolve(text))
+    socket.on('error', reject)
+  })
+  return { status: Number(response.split(' ')[1]), location: /^location: (.*)$/im.exec(response)?.[1].trim() }
+}
+
+t.test('the slash redirect stays on the site, whatever the prefix\'s parameters hold', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  // Duplicate slashes ignored: a router setting that lets //evil.example/... match too.
+  for (const routerOptions of [{}, { ignoreDuplicateSlashes: true }]) {
+    const app = Fastify({ routerOptions })
+    await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+    await app.register(apiKeyAdmin, { prefix: '/:org/admin/keys', guard })
+    const base = await app.listen({ port: 0, host: '127.0.0.1' })
+    const port = Number(new URL(base).port)
+    const paths = ['/acme/admin/keys', '/\\evil.example/admin/keys', '/\\\\evil.example/admin/keys', '/%5Cevil.example/admin/keys']
+    if (routerOptions.ignoreDuplicateSlashes === true) paths.push('//evil.example/admin/keys')
+    for (const path of paths) {
+      const { status, location } = await rawGet(port, path)
+      t.equal(status, 302, `${JSON.stringify(routerOptions)} ${path} is redirected`)
+      // Where a browser goes: the WHATWG URL parser reads "\\" as "/", as browsers do.
+      const target = new URL(location as string, base + path)
+      t.equal(target.origin, base, `to ${location}: on the site`)
+      t.ok(target.pathname.endsWith('/admin/keys/'), `to the panel with its slash (${target.pathname})`)
+    }
+    await app.close()
+  }
+})
+
 eachDatabase(t, async (t, db) => {
   const app = await build(db, { title: 'Partner <keys>', columns: [{ label: 'Name length', value: (k) => k.name.length }] })
   t.teardown(() => app.close())
@@ -111,7 +148,7 @@ eachDatabase(t, async (t, db) => {
   t.test('the page and its assets', async (t) => {
     const redirect = await app.inject({ url: PREFIX, headers: ADMIN })
     t.equal(redirect.statusCode, 302)
-    t.equal(redirect.headers.location, `${PREFIX}/`)
+    t.equal(new URL(redirect.headers.location as string, `http://localhost${PREFIX}`).pathname, `${PREFIX}/`)
     const page = await app.inject({ url: `${PREFIX}/`, headers: ADMIN })
     t.equal(page.statusCode, 200)
     t.match(page.headers['content-type'], /text\/html/)

@@ -14,14 +14,17 @@ t.test('durations count from now; dates are ISO dates that exist', async (t) => 
   t.equal(after('30d'), 30 * 24 * 60 * MINUTE)
   t.equal(after('2w'), 14 * 24 * 60 * MINUTE)
   t.equal(after('1y'), 365 * 24 * 60 * MINUTE)
-  t.equal(parseExpiry('2027-01-31', NOW).toISOString(), '2027-01-31T00:00:00.000Z')
+  // Read by src/expiry.ts, as the admin panel's form is (test/expiry.test.ts).
+  t.equal(parseExpiry('2027-01-31', NOW).toISOString(), '2027-02-01T00:00:00.000Z', 'a date: through that day, in UTC')
   t.equal(parseExpiry('2027-01-31T12:30Z', NOW).toISOString(), '2027-01-31T12:30:00.000Z')
   t.equal(parseExpiry('2027-01-31T12:30:15.5+02:00', NOW).toISOString(), '2027-01-31T10:30:15.500Z')
-  for (const bad of ['30', 'd', '30 d', '30days', '1.5d', '12345d', '-1d', 'tomorrow', '2027-02-30', '2027-13-01', '2027-1-5', '2027-01-01T25:00Z', '31/01/2027']) {
+  for (const bad of ['30', 'd', '30 d', '30days', '1.5d', '12345d', '-1d', 'tomorrow', '2027-1-5', '31/01/2027']) {
     t.throws(() => parseExpiry(bad, NOW), usage(/^Invalid --expires .*: use a date like 2027-01-31 or a duration like 30d/), bad)
   }
+  t.throws(() => parseExpiry('2027-02-30', NOW), usage(/^Invalid --expires "2027-02-30": there is no 2027-02-30: 2027-02 has 28 days$/))
   t.throws(() => parseExpiry('0m', NOW), usage(/the key would be expired already/))
-  t.throws(() => parseExpiry('2026-01-15', NOW), usage(/the key would be expired already/))
+  t.throws(() => parseExpiry('2026-01-14', NOW), usage(/the key would be expired already/))
+  t.equal(parseExpiry('2026-01-15', NOW).toISOString(), '2026-01-16T00:00:00.000Z', 'today: it works until midnight UTC')
 })
 
 t.test('--grace: a duration up to a year, or 0', async (t) => {

@@ -106,10 +106,11 @@ t.test('commands on a database', async (t) => {
   })
 
   t.test('rotate: an expired key gets a warning, a revoked one an error', async (t) => {
-    const expired = await manager.create({ name: 'lapsed', expiresAt: new Date(Date.now() - 1000) })
+    const { apiKey } = await manager.create({ name: 'lapsed' })
+    const expired = await manager.update(apiKey.id, { expiresAt: new Date(Date.now() - 1000) })
     const io = fakeIo()
-    t.equal(await runCommand({ command: 'rotate', target: expired.apiKey.id, gracePeriod: 0, json: false }, manager, io), 0)
-    t.match(io.notes[2], `Note: this key expired at ${(expired.apiKey.expiresAt as Date).toISOString()}, so apps refuse its new secret as well.`)
+    t.equal(await runCommand({ command: 'rotate', target: expired.id, gracePeriod: 0, json: false }, manager, io), 0)
+    t.match(io.notes[2], `Note: this key expired at ${(expired.expiresAt as Date).toISOString()}, so apps refuse its new secret as well.`)
 
     const revoked = await manager.create({ name: 'gone' })
     await manager.revoke(revoked.apiKey.id)

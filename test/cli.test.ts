@@ -1,37 +1,17 @@
 import type { Test } from 'tap'
 // The CLI as a user runs it: the built bin in a child process, reading a
 // TypeScript config module through tsx, against a real database.
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { createApiKeyManager, type ApiKeyManager } from '../src/manager.ts'
+import { cli, CONFIG, databaseEnv, type Run } from './helpers/cli.ts'
 import { openDatabase, skipReason, type TestDatabase } from './helpers/databases.ts'
 
-const ROOT = new URL('..', import.meta.url).pathname
-const CLI = join(ROOT, 'dist/cli/main.js')
-const CONFIG = join(ROOT, 'test/fixtures/cli-config.ts')
 const FAST_SCRYPT = { ln: 10, r: 8, p: 1 }
 const DAY = 24 * 60 * 60 * 1000
 const UNREACHABLE = { CLI_DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/test' }
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-async function cli (args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<Run> {
-  // stdin is not a terminal, as in a script or CI.
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => { stdout += chunk })
-  child.stderr.on('data', (chunk) => { stderr += chunk })
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
-  return { code, stdout, stderr }
-}
 
 /** A failure is one line on stderr, nothing on stdout, and no stack trace. */
 function failed (t: Test, run: Run, code: number, message: RegExp): void {
@@ -45,16 +25,6 @@ function tempDir (t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'cli-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   return dir
-}
-
-// What the fixture config needs to reach the test's database.
-async function databaseEnv (db: TestDatabase): Promise<Record<string, string>> {
-  if (db.provider === 'sqlite') {
-    const [main] = await db.query('PRAGMA database_list')
-    return { CLI_DATABASE_URL: main.file }
-  }
-  const [{ schema }] = await db.query('SELECT current_schema() AS schema')
-  return { CLI_DATABASE_URL: process.env.TEST_POSTGRES_URL as string, CLI_DATABASE_SCHEMA: schema }
 }
 
 async function suite (t: Test, db: TestDatabase): Promise<void> {
@@ -96,7 +66,7 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
     const { apiKey, key } = JSON.parse(created.stdout)
     keys.push(key)
     t.match(key, manager.keyPattern)
-    t.match(apiKey, { name: 'ci', expiresAt: '2099-01-31T00:00:00.000Z', revoked: false, status: 'active', lastUsedAt: null })
+    t.match(apiKey, { name: 'ci', expiresAt: '2099-02-01T00:00:00.000Z', revoked: false, status: 'active', lastUsedAt: null })
     t.notOk('hashedKey' in apiKey)
     t.match(await manager.verify(key), { valid: true, apiKey: { id: apiKey.id } })
   })
@@ -122,7 +92,8 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
   await t.test('list: a table, filters, pages and --json', async (t) => {
     const revoked = await manager.create({ name: 'old partner' })
     await manager.revoke(revoked.apiKey.id)
-    const expired = await manager.create({ name: 'last year', expiresAt: new Date(Date.now() - DAY) })
+    const expired = await manager.create({ name: 'last year' })
+    await manager.update(expired.apiKey.id, { expiresAt: new Date(Date.now() - DAY) })
     keys.push(revoked.key, expired.key)
 
     const table = await other('list')

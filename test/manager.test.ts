@@ -44,7 +44,9 @@ eachDatabase(t, async (t, db) => {
     t.same(await manager.verify(wrongSecret(key)), { valid: false, reason: 'wrong_secret' })
     await manager.revoke(apiKey.id)
     t.same(await manager.verify(key), { valid: false, reason: 'revoked' })
-    const expired = await manager.create({ name: 'expired', expiresAt: new Date(Date.now() - DAY) })
+    // A key cannot be created expired: this one is expired by an update.
+    const expired = await manager.create({ name: 'expired' })
+    await manager.update(expired.apiKey.id, { expiresAt: new Date(Date.now() - DAY) })
     t.same(await manager.verify(expired.key), { valid: false, reason: 'expired' })
   })
 
@@ -62,6 +64,18 @@ eachDatabase(t, async (t, db) => {
     await t.rejects(manager.create({ name: 'x', revoked: true }), { code: 'FST_API_KEY_INVALID_ARGUMENT' })
     await t.rejects(manager.create({ name: 'x', expiresAt: 'tomorrow' as any }), { code: 'FST_API_KEY_INVALID_ARGUMENT' })
     await t.rejects(manager.create({ name: 'x', expiresAt: new Date('nope') }), { code: 'FST_API_KEY_INVALID_ARGUMENT' })
+  })
+
+  t.test('a key cannot be created expired; an update may expire one now', async (t) => {
+    const before = await db.prisma.apiKey.count()
+    for (const expiresAt of [new Date(Date.now() - DAY), new Date(Date.now() - 1), new Date(0)]) {
+      await t.rejects(manager.create({ name: 'x', expiresAt }), { code: 'FST_API_KEY_INVALID_ARGUMENT', message: /^Invalid argument expiresAt: .*past/ }, expiresAt.toISOString())
+    }
+    t.equal(await db.prisma.apiKey.count(), before, 'nothing written')
+    const { apiKey, key } = await manager.create({ name: 'ending', expiresAt: new Date(Date.now() + DAY) })
+    const ended = await manager.update(apiKey.id, { expiresAt: new Date(Date.now() - 1000) })
+    t.equal(manager.status(ended), 'expired', 'update accepts a past expiry: a way to end a key now')
+    t.same(await manager.verify(key), { valid: false, reason: 'expired' })
   })
 
   t.test('a column the model lacks is a coded error with Prisma\'s reason, not a 503', async (t) => {
@@ -99,7 +113,8 @@ eachDatabase(t, async (t, db) => {
     const active = await Promise.all([1, 2, 3].map(async (i) => await local.create({ name: `active ${i}` })))
     const revoked = await local.create({ name: 'revoked' })
     await local.revoke(revoked.apiKey.id)
-    const expired = await local.create({ name: 'expired', expiresAt: new Date(Date.now() - DAY) })
+    const created = await local.create({ name: 'expired' })
+    const expired = { apiKey: await local.update(created.apiKey.id, { expiresAt: new Date(Date.now() - DAY) }) }
     await local.create({ name: 'future', expiresAt: new Date(Date.now() + DAY) })
 
     const all = await local.list()

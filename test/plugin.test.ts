@@ -94,7 +94,8 @@ eachDatabase(t, async (t, db) => {
   t.test('expiry tomorrow passes, expiry two days ago is 401 expired', async (t) => {
     const tomorrow = await app.apiKeys.create({ name: 'tomorrow', expiresAt: new Date(Date.now() + DAY) })
     t.equal((await get(auth(tomorrow.key))).statusCode, 200)
-    const past = await app.apiKeys.create({ name: 'past', expiresAt: new Date(Date.now() - 2 * DAY) })
+    const past = await app.apiKeys.create({ name: 'past' })
+    await app.apiKeys.update(past.apiKey.id, { expiresAt: new Date(Date.now() - 2 * DAY) })
     const res = await get(auth(past.key))
     t.equal(res.statusCode, 401)
     t.equal(res.json().code, 'FST_API_KEY_EXPIRED')

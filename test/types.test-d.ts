@@ -1,7 +1,7 @@
 // Type tests: checked by `npm run lint` (tsc), never run. Each @ts-expect-error
 // line must stay an error, or tsc fails.
 import Fastify, { type FastifyRequest } from 'fastify'
-import apiKeyPlugin, { createApiKeyManager, type ApiKeyManager, type ApiKeyRecord, type VerifyResult } from '../src/index.ts'
+import apiKeyPlugin, { apiKeyAdmin, createApiKeyManager, type ApiKeyManager, type ApiKeyRecord, type VerifyResult } from '../src/index.ts'
 import { PrismaClient } from '../prisma/generated/sqlite/client.ts'
 
 declare const prisma: PrismaClient
@@ -44,3 +44,20 @@ const standalone = createApiKeyManager({ model: prisma.apiKey, brand: 'acme_' })
 export const pattern: RegExp = standalone.keyPattern
 // @ts-expect-error a whole client is not a model delegate
 createApiKeyManager({ model: prisma })
+
+// docs/admin.md: mounting the panel behind the app's own check.
+declare function isAdmin (request: FastifyRequest): Promise<boolean>
+await app.register(apiKeyPlugin, { model: prisma.apiKey })
+await app.register(apiKeyAdmin, {
+  prefix: '/admin/api-keys',
+  // Your own check, run before every admin route, page and asset.
+  guard: async (request, reply) => {
+    if (!(await isAdmin(request))) {
+      await reply.code(403).send({ message: 'admins only' })
+    }
+  }
+})
+// Without a declared record type, a column gets the library's record.
+await app.register(apiKeyAdmin, { guard: async () => {}, columns: [{ label: 'Name', value: (apiKey: ApiKeyRecord) => apiKey.name }] })
+// @ts-expect-error the library's record has no organization
+await app.register(apiKeyAdmin, { guard: async () => {}, columns: [{ label: 'Organization', value: (apiKey) => apiKey.organization }] })

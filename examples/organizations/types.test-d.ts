@@ -1,8 +1,8 @@
 // Type tests of the example's declarations (types.ts): checked by
 // `tsc -p examples/organizations/tsconfig.json` (part of npm run lint), never
 // run. Each @ts-expect-error line must stay an error, or tsc fails.
-import Fastify from 'fastify'
-import apiKeyPlugin, { hasScope } from 'fastify-prisma-api-key'
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import apiKeyPlugin, { apiKeyAdmin, hasScope } from 'fastify-prisma-api-key'
 import type { PrismaClient } from './generated/sqlite/client.ts'
 import type { OrganizationKey } from './types.ts'
 
@@ -40,3 +40,18 @@ await app.apiKeys.create({ name: 'x', organizationId: 'org_1', scopes: ['payment
 await app.apiKeys.create({ name: 'x', organizationId: 'org_1', scopes: ['payments:*'] })
 // @ts-expect-error the record the library returns has no hash
 apiKey.hashedKey // eslint-disable-line @typescript-eslint/no-unused-expressions
+
+// docs/admin.md: the admin panel's extra columns get the declared record.
+declare function adminOnly (request: FastifyRequest, reply: FastifyReply): Promise<void>
+await app.register(apiKeyAdmin, {
+  prefix: '/admin/api-keys',
+  guard: adminOnly,
+  columns: [
+    { label: 'Organization', value: (apiKey) => apiKey.organization.name },
+    { label: 'Organization active', value: (apiKey) => apiKey.organization.active }
+  ]
+})
+// @ts-expect-error the declared record has no such column
+await app.register(apiKeyAdmin, { guard: adminOnly, columns: [{ label: 'Team', value: (apiKey) => apiKey.team }] })
+// @ts-expect-error a column shows text, a number or a boolean, not an object
+await app.register(apiKeyAdmin, { guard: adminOnly, columns: [{ label: 'Organization', value: (apiKey) => apiKey.organization }] })

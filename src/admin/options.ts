@@ -2,14 +2,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ApiKeyManager } from '../manager.js'
 import { checkKnown, fail, isPlainObject } from '../options.js'
 import type { ApiKeyRecord } from '../store.js'
+import type { RegisteredApiKey } from '../types.js'
 
-export interface AdminColumn<R extends ApiKeyRecord = ApiKeyRecord> {
+// R defaults to the record the app declared through ApiKeyTypes, as fastify.apiKeys does.
+export interface AdminColumn<R extends ApiKeyRecord = RegisteredApiKey> {
   label: string
   /** Computed on the server for each key shown; rendered as text. */
   value: (apiKey: R) => string | number | boolean | null | undefined
 }
 
-export interface ApiKeyAdminOptions<R extends ApiKeyRecord = ApiKeyRecord> {
+export interface ApiKeyAdminOptions<R extends ApiKeyRecord = RegisteredApiKey> {
   /**
    * The app's own check (session, basic auth, SSO), run before every admin
    * route, page and asset: throw (or send a reply) to refuse. Required.
@@ -27,7 +29,7 @@ export interface AdminSettings {
   guard: (request: FastifyRequest, reply: FastifyReply) => unknown
   manager: ApiKeyManager<any>
   title: string
-  columns: AdminColumn[]
+  columns: Array<AdminColumn<ApiKeyRecord>>
 }
 
 const KNOWN = ['guard', 'manager', 'title', 'columns', 'prefix']
@@ -47,5 +49,5 @@ export function normalizeAdminOptions (opts: object, fastify: FastifyInstance): 
   if (!Array.isArray(columns) || !columns.every((c) => isPlainObject(c) && typeof c.label === 'string' && typeof c.value === 'function')) {
     fail('columns', 'expected an array of { label: string, value: (apiKey) => string }')
   }
-  return { guard: o.guard as AdminSettings['guard'], manager: manager as ApiKeyManager, title: title.trim(), columns: columns as AdminColumn[] }
+  return { guard: o.guard as AdminSettings['guard'], manager: manager as ApiKeyManager, title: title.trim(), columns: columns as AdminSettings['columns'] }
 }

@@ -46,7 +46,8 @@ export function page (title: string): string {
   <form id="create-form" method="dialog">
     <h2>New API key</h2>
     <label>Name <input id="create-name" name="name" required maxlength="190" autocomplete="off"></label>
-    <label>Expires (optional) <input id="create-expires" name="expiresAt" type="date"></label>
+    <label>Expires (optional) <input id="create-expires" name="expiresAt" type="date">
+      <small>The key works through that day, in UTC, as with the CLI's <code>--expires</code>.</small></label>
     <label>Scopes (optional) <input id="create-scopes" name="scopes" autocomplete="off" spellcheck="false" placeholder="orders:read, orders:write">
       <small>Separated by spaces or commas. <code>orders:*</code> grants every orders scope, <code>*</code> all of them.</small></label>
     <p id="create-error" class="error" role="alert" hidden></p>
@@ -240,7 +241,9 @@ function render (items) {
 }
 
 async function revoke (key) {
-  if (!confirm('Revoke "' + key.name + '" (' + key.prefix + ')? Clients using it are refused at once. This cannot be undone.')) return
+  // The panel's manager forgets the key at once; other instances only once their cached copy expires.
+  if (!confirm('Revoke "' + key.name + '" (' + key.prefix + ')? It is refused at once here; other instances of the app may accept it ' +
+    'until their cached copy expires (their cacheTtl option, 5 seconds by default). This cannot be undone.')) return
   try {
     await api('keys/' + encodeURIComponent(key.id) + '/revoke', { method: 'POST', body: '{}' })
     $('detail-dialog').close()
@@ -320,7 +323,8 @@ async function create (event) {
   const expires = $('create-expires').value
   const scopes = $('create-scopes').value.split(/[\\s,]+/).filter(Boolean)
   try {
-    const { key } = await api('keys', { method: 'POST', body: JSON.stringify({ name, expiresAt: expires ? new Date(expires + 'T23:59:59').toISOString() : null, scopes }) })
+    // The date as typed: the server reads it, as the CLI does, whatever this browser's time zone.
+    const { key } = await api('keys', { method: 'POST', body: JSON.stringify({ name, expiresAt: expires || null, scopes }) })
     $('create-dialog').close()
     $('create-form').reset()
     showNewKey(key)

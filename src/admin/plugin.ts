@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errors } from '../errors.js'
+import { EXPIRY_FORMATS, readExpiry } from '../expiry.js'
 import type { ApiKeyManager } from '../manager.js'
 import { isPlainObject } from '../options.js'
 import { STATUSES, type ApiKeyStatus } from '../status.js'
@@ -42,8 +43,10 @@ export default async function apiKeyAdmin (fastify: FastifyInstance, options: Ap
   const html = page(settings.title)
   fastify.get('/', async (request, reply) => {
     // The page loads its assets by relative URL: it must be served at the prefix with its slash.
+    // The redirect names only the last segment, after "./": a prefix parameter
+    // holding "\evil.example" (a path starting /\ or //) cannot send it off the site.
     const path = request.url.split('?')[0]
-    if (!path.endsWith('/')) return await reply.redirect(`${path}/`)
+    if (!path.endsWith('/')) return await reply.redirect(`./${path.slice(path.lastIndexOf('/') + 1)}/`)
     return await reply.type('text/html; charset=utf-8').send(html)
   })
   for (const [name, asset] of Object.entries(ASSETS)) {
@@ -132,10 +135,11 @@ function jsonApi (fastify: FastifyInstance, settings: AdminSettings): void {
   })
 }
 
+// The text as typed in the form, read as the CLI reads --expires (src/expiry.ts):
+// the server decides what a date means, not the browser's time zone.
 function parseExpiry (value: unknown): Date | null {
   if (value === undefined || value === null || value === '') return null
-  const date = typeof value === 'string' ? new Date(value) : new Date(NaN)
-  if (Number.isNaN(date.getTime())) throw new errors.INVALID_ARGUMENT('expiresAt', 'expected an ISO date such as 2027-01-31')
-  if (date.getTime() <= Date.now()) throw new errors.INVALID_ARGUMENT('expiresAt', 'must be in the future')
-  return date
+  const expiry = typeof value === 'string' ? readExpiry(value, new Date()) : { problem: EXPIRY_FORMATS }
+  if ('problem' in expiry) throw new errors.INVALID_ARGUMENT('expiresAt', expiry.problem)
+  return expiry.value
 }
