@@ -9,7 +9,7 @@ export type { ApiKeyManager, CreateInput, ListInput, RotateInput, VerifyFailure,
 export type { ApiKeyScope, ApiKeyTypes, GrantableScope, RegisteredApiKey } from './types.js'
 export { hasScope } from './scopes.js'
 export { apiKeySecurityScheme } from './openapi.js'
-export type { UsableCheck } from './verifier.js'
+export type { UsableCheck } from './types.js'
 export type { ApiKeyManagerOptions, ApiKeyPluginOptions, HookName } from './options.js'
 export { DEFAULT_SCRYPT } from './options.js'
 export type { ApiKeyRouteConfig, ApiKeyRouteOptions } from './route-config.js'

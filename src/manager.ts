@@ -4,12 +4,12 @@ import { generateKey, keyInText, keyPattern } from './key-format.js'
 import { LastUsedWriter } from './last-used.js'
 import { isPlainObject, normalizeManagerOptions, type ApiKeyManagerOptions, type ManagerSettings } from './options.js'
 import { serializeScopes } from './scopes.js'
-import type { GrantableScope, RegisteredApiKey } from './types.js'
 import { keyStatus, STATUSES, statusWhere, type ApiKeyStatus } from './status.js'
-import { isUniqueViolation, Store, type ApiKeyRecord } from './store.js'
-import { Verifier, type VerifyResult } from './verifier.js'
+import { isUniqueViolation, Store } from './store.js'
+import type { ApiKeyRecord, GrantableScope, RegisteredApiKey, UsableCheck, VerifyResult } from './types.js'
+import { Verifier } from './verifier.js'
 
-export type { VerifyFailure, VerifyResult } from './verifier.js'
+export type { VerifyFailure, VerifyResult } from './types.js'
 
 export interface CreateInput {
   name: string
@@ -119,16 +119,16 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   const pattern = keyPattern(brand)
   const secret = keyInText(brand)
   const reportError = (err: unknown): void => manager.onBackgroundError(err)
-  const verifier: Verifier<R> = new Verifier<R>(store, hasher, {
+  const verifier = new Verifier<R>(store, hasher, {
     brand,
     pattern,
-    cache: settings.cache,
-    usable: settings.usable as ((apiKey: R) => boolean) | null,
-    onRehash: (record, from, key) => {
-      hasher.hash(key)
-        .then(async (to) => await store.replaceHash(record.id, from, to))
-        .then(() => verifier.invalidate(record.prefix), reportError)
-    }
+    ttl: settings.cache.ttl,
+    size: settings.cache.size,
+    maxFailures: settings.cache.maxFailures,
+    failureWindow: settings.cache.failureWindow,
+    throttleDelay: settings.cache.throttleDelay,
+    usable: settings.usable as UsableCheck<R> | null,
+    onError: reportError
   })
   const lastUsed = new LastUsedWriter(store, settings.lastUsedInterval, reportError)
 

@@ -5,7 +5,7 @@ import { BRAND_PATTERN } from './key-format.js'
 import type { GetKey } from './credentials.js'
 import { DELEGATE_METHODS, type ApiKeyDelegate, type ApiKeyRecord } from './store.js'
 import type { RegisteredApiKey } from './types.js'
-import type { UsableCheck } from './verifier.js'
+import type { UsableCheck } from './types.js'
 
 export interface ApiKeyManagerOptions {
   /** A Prisma model delegate, e.g. `prisma.apiKey`. */

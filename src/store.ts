@@ -1,25 +1,7 @@
 import { errors } from './errors.js'
+import type { ApiKeyRecord, StoredApiKey } from './types.js'
 
-/** The fields every key model has (docs/custom-models.md); extra ones pass through. */
-export interface ApiKeyRecord {
-  id: string
-  prefix: string
-  name: string
-  revoked: boolean
-  expiresAt: Date | null
-  createdAt: Date
-  lastUsedAt: Date | null
-  /** Space-separated, e.g. `orders:read orders:*` (docs/scopes.md). */
-  scopes: string
-  /** Until when the secret replaced by the last rotation still works. */
-  previousKeyExpiresAt: Date | null
-}
-
-/** A row as the verifier reads it: with its hashes. */
-export type StoredApiKey<R extends ApiKeyRecord = ApiKeyRecord> = R & {
-  hashedKey: string
-  previousHashedKey: string | null
-}
+export type { ApiKeyRecord, StoredApiKey } from './types.js'
 
 // Typed structurally, as Prisma's delegates (`prisma.apiKey`) are generic in
 // ways a library cannot name: any model with these methods and the columns

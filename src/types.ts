@@ -1,4 +1,32 @@
-import type { ApiKeyRecord } from './store.js'
+/** The fields every key model has (docs/custom-models.md); extra ones pass through. */
+export interface ApiKeyRecord {
+  id: string
+  prefix: string
+  name: string
+  revoked: boolean
+  expiresAt: Date | null
+  createdAt: Date
+  lastUsedAt: Date | null
+  /** Space-separated, e.g. `orders:read orders:*` (docs/scopes.md). */
+  scopes: string
+  /** Until when the secret replaced by the last rotation still works. */
+  previousKeyExpiresAt: Date | null
+}
+
+/** A row as the verifier reads it: with its hashes. */
+export type StoredApiKey<R extends ApiKeyRecord = ApiKeyRecord> = R & {
+  hashedKey: string
+  previousHashedKey: string | null
+}
+
+export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'expired' | 'unusable' | 'throttled'
+
+export type VerifyResult<R extends ApiKeyRecord = ApiKeyRecord> =
+  | { valid: true, apiKey: R }
+  | { valid: false, reason: VerifyFailure }
+
+/** The app's own rule on top of revoked/expired (the `usable` option). */
+export type UsableCheck<R extends ApiKeyRecord = ApiKeyRecord> = (apiKey: R) => boolean
 
 /**
  * Augment this interface to type the library with your app's own names
