@@ -21,6 +21,9 @@ export const DURATION_UNITS: Record<string, number> = {
   // A year of 365 days: an expiry is a policy, not a calendar anniversary.
   y: 365 * DAY
 }
+/** The longest a rotated-out secret may keep working: a year, for the manager and the CLI alike. */
+export const MAX_GRACE_PERIOD = DURATION_UNITS.y
+
 const DURATION = /^(\d{1,4})([mhdwy])$/
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
 const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?$/

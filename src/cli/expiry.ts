@@ -1,4 +1,4 @@
-import { DURATION_UNITS, parseDuration, readExpiry } from '../expiry.js'
+import { DURATION_UNITS, MAX_GRACE_PERIOD, parseDuration, readExpiry } from '../expiry.js'
 import { usageError } from './failure.js'
 
 /** `--expires`: read as the admin panel reads its form (src/expiry.ts). */
@@ -12,7 +12,7 @@ export function parseExpiry (value: string, now: Date): Date {
 export function parseGrace (value: string): number {
   const grace = value === '0' ? 0 : parseDuration(value)
   if (grace === null) throw usageError(`Invalid --grace ${JSON.stringify(value)}: use a duration like 30m, 24h, 7d, or 0 for none`)
-  if (grace > DURATION_UNITS.y) throw usageError(`Invalid --grace ${JSON.stringify(value)}: at most a year (1y, 365d)`)
+  if (grace > MAX_GRACE_PERIOD) throw usageError(`Invalid --grace ${JSON.stringify(value)}: at most a year (1y, 365d)`)
   return grace
 }
 

@@ -1,0 +1,119 @@
+import { badArgument } from './checks.js'
+import { errors } from './errors.js'
+import { MAX_GRACE_PERIOD } from './expiry.js'
+import { isPlainObject } from './options.js'
+import { serializeScopes } from './scopes.js'
+import { STATUSES, statusWhere, type ApiKeyStatus } from './status.js'
+import type { GrantableScope } from './types.js'
+
+// What callers hand the manager, checked before anything is hashed or
+// written: a wrong argument is a coded error that says what to give.
+
+export interface CreateInput {
+  name: string
+  expiresAt?: Date | null
+  /** What the key may do (docs/scopes.md); none by default. */
+  scopes?: GrantableScope[]
+  /** Extra columns of a custom model (e.g. organizationId). */
+  [field: string]: unknown
+}
+
+export interface RotateInput {
+  /** How long (ms) the replaced secret keeps working; 0 (the default) ends it at once. */
+  gracePeriod?: number
+}
+
+export interface ListInput {
+  status?: ApiKeyStatus
+  /** Extra Prisma `where` conditions, ANDed with the status filter. */
+  where?: Record<string, unknown>
+  /** Page size, 1 to 500 (default 50). */
+  take?: number
+  skip?: number
+}
+
+// Columns the library owns: a caller may not set them through create/update.
+const RESERVED = ['id', 'prefix', 'hashedKey', 'previousHashedKey', 'previousKeyExpiresAt', 'createdAt', 'lastUsedAt']
+
+export function checkId (id: unknown, secret: RegExp): asserts id is string {
+  if (typeof id !== 'string' || id === '') badArgument('id', 'expected a non-empty string')
+  if (secret.test(id)) badArgument('id', 'this is an API key, not an id: pass the record\'s id (apiKey.id), never the key')
+}
+
+// Any text a caller writes (name, scopes, columns of their own) is refused
+// when it holds a key of this manager: keys are never stored in clear, not
+// even by mistake. The error says which field, never what it held.
+function checkNoKey (data: Record<string, unknown>, secret: RegExp): void {
+  for (const [field, value] of Object.entries(data)) {
+    const texts = Array.isArray(value) ? value : [value]
+    if (texts.some((text) => typeof text === 'string' && secret.test(text))) {
+      badArgument(field, 'holds an API key: keys are never stored in clear')
+    }
+  }
+}
+
+// Validates the library's columns in create/update input; returns the data to write.
+// A new key may not start expired (surely a mistake, as the CLI and the panel
+// say); an update may set a past expiry: that ends a key now, keeping its record.
+export function checkFields (data: Record<string, unknown>, secret: RegExp, creating = false): Record<string, unknown> {
+  for (const field of RESERVED) {
+    if (field in data) badArgument(field, 'is set by the library and cannot be given')
+  }
+  checkNoKey(data, secret)
+  if ('name' in data && (typeof data.name !== 'string' || data.name.trim() === '')) throw new errors.NAME_REQUIRED()
+  const { expiresAt } = data
+  if (expiresAt !== undefined && expiresAt !== null && !(expiresAt instanceof Date && !Number.isNaN(expiresAt.getTime()))) {
+    badArgument('expiresAt', 'expected a valid Date or null')
+  }
+  if (creating && expiresAt instanceof Date && expiresAt.getTime() <= Date.now()) {
+    badArgument('expiresAt', 'is in the past: a new key cannot start expired (update() can expire a key now)')
+  }
+  const changes = { ...data }
+  if (typeof changes.name === 'string') changes.name = changes.name.trim()
+  if (data.scopes !== undefined) {
+    const scopes = serializeScopes(data.scopes)
+    if ('problem' in scopes) badArgument('scopes', scopes.problem)
+    changes.scopes = scopes.value
+  }
+  return changes
+}
+
+export function checkCreate (input: CreateInput, secret: RegExp): Record<string, unknown> {
+  if (!isPlainObject(input)) badArgument('input', 'expected an object such as { name }')
+  if (input.name === undefined) throw new errors.NAME_REQUIRED()
+  if (input.revoked !== undefined) badArgument('revoked', 'a new key cannot be created revoked')
+  return { ...checkFields(input, secret, true), expiresAt: input.expiresAt ?? null }
+}
+
+export function checkUpdate (data: Record<string, unknown>, secret: RegExp): Record<string, unknown> {
+  if (!isPlainObject(data)) badArgument('data', 'expected an object')
+  if (data.revoked !== undefined && typeof data.revoked !== 'boolean') badArgument('revoked', 'expected a boolean')
+  return checkFields(data, secret)
+}
+
+/** The Prisma arguments of a list() call. */
+export function checkList (input: ListInput, now: Date): { where: object, take: number, skip: number } {
+  if (!isPlainObject(input)) badArgument('input', 'expected an object')
+  const { status, where = {}, take = 50, skip = 0 } = input
+  if (status !== undefined && !STATUSES.includes(status)) badArgument('status', `expected one of ${STATUSES.join(', ')}`)
+  if (!isPlainObject(where)) badArgument('where', 'expected a Prisma where object')
+  if (!Number.isInteger(take) || take < 1 || take > 500) badArgument('take', 'expected an integer from 1 to 500')
+  if (!Number.isInteger(skip) || skip < 0) badArgument('skip', 'expected a non-negative integer')
+  return { where: status === undefined ? where : { AND: [where, statusWhere(status, now)] }, take, skip }
+}
+
+export function checkGrace (input: RotateInput): number {
+  if (!isPlainObject(input)) badArgument('input', 'expected an object such as { gracePeriod: 3600000 }')
+  const { gracePeriod = 0 } = input
+  if (!Number.isInteger(gracePeriod) || gracePeriod < 0 || gracePeriod > MAX_GRACE_PERIOD) {
+    badArgument('gracePeriod', `expected milliseconds, an integer from 0 to ${MAX_GRACE_PERIOD} (a year)`)
+  }
+  return gracePeriod
+}
+
+export function checkRecord (apiKey: unknown): void {
+  const record = apiKey as { revoked?: unknown, expiresAt?: unknown }
+  if (!isPlainObject(apiKey) || typeof record.revoked !== 'boolean' || !(record.expiresAt === null || record.expiresAt instanceof Date)) {
+    badArgument('apiKey', 'expected a key record (with revoked and expiresAt), as returned by get() or list()')
+  }
+}
