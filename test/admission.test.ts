@@ -47,4 +47,21 @@ eachDatabase(t, async (t, db) => {
     await Promise.all([backlog, made])
     t.same(done, ['costly check', 'made-up prefix'], 'the made-up prefix took its turn after the hash ahead of it')
   })
+
+  t.test('a full hash queue gives a fast 503 with Retry-After, never a 500', async (t) => {
+    const app = await buildApp(db, { hashQueue: 0, scrypt: { ln: 14 } })
+    t.teardown(() => app.close())
+    const keys: string[] = []
+    for (let i = 0; i < 6; i++) keys.push((await app.apiKeys.create({ name: `queued ${i}` })).key)
+    const responses = await Promise.all(keys.map(async (key) => await app.inject({ url: '/protected', headers: auth(key) })))
+    const statuses = responses.map((r) => r.statusCode).sort()
+    t.ok(statuses.includes(200), `some pass: ${statuses}`)
+    const busy = responses.filter((r) => r.statusCode === 503)
+    t.ok(busy.length > 0, 'some are refused')
+    t.ok(statuses.every((s) => s === 200 || s === 503))
+    for (const r of busy) {
+      t.equal(r.json().code, 'FST_API_KEY_BUSY')
+      t.equal(r.headers['retry-after'], '1')
+    }
+  })
 })

@@ -82,4 +82,55 @@ eachDatabase(t, async (t, db) => {
     t.ok(counts.wrong_secret <= bound, `${counts.wrong_secret} hashes in ${elapsed.toFixed(2)} s (at most ${bound.toFixed(1)}: a burst of 5, then one per 200 ms)`)
     t.ok(counts.throttled > 0, `${counts.throttled} throttled`)
   })
+
+  t.test('wrong secrets for one prefix are throttled; a verified key keeps passing', async (t) => {
+    const app = await buildApp(db, { maxFailures: 3, failureWindow: 2000, throttleDelay: 0 })
+    t.teardown(() => app.close())
+    const { key } = await app.apiKeys.create({ name: 'attacked' })
+    const other = await app.apiKeys.create({ name: 'bystander' })
+    t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200)
+    const codes = []
+    for (let i = 0; i < 6; i++) codes.push((await app.inject({ url: '/protected', headers: auth(wrongSecret(key)) })).json().code)
+    t.same(codes, [
+      'FST_API_KEY_INVALID', 'FST_API_KEY_INVALID', 'FST_API_KEY_INVALID',
+      'FST_API_KEY_THROTTLED', 'FST_API_KEY_THROTTLED', 'FST_API_KEY_THROTTLED'
+    ])
+    t.equal((await app.inject({ url: '/protected', headers: auth(wrongSecret(key)) })).statusCode, 429)
+    t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200, 'the verified client is not locked out')
+    t.equal((await app.inject({ url: '/protected', headers: auth(other.key) })).statusCode, 200, 'other prefixes are not affected')
+    await sleep(2050)
+    t.equal((await app.inject({ url: '/protected', headers: auth(wrongSecret(key)) })).json().code, 'FST_API_KEY_INVALID', 'the window passes')
+  })
+
+  t.test('unknown prefixes are counted and throttled like wrong secrets', async (t) => {
+    const m = manager(db, { maxFailures: 3, throttleDelay: 0 })
+    t.teardown(() => m.close())
+    const made = unknownKey()
+    const reasons = []
+    // Other secrets for the same made-up prefix (the same key sent again costs nothing: test/throttle.test.ts).
+    for (let i = 0; i < 5; i++) reasons.push((await m.verify(wrongSecret(made)) as { reason: string }).reason)
+    t.same(reasons, ['unknown', 'unknown', 'unknown', 'throttled', 'throttled'], 'the same budget per prefix as a real one')
+    const others = []
+    for (let i = 0; i < 12; i++) others.push((await m.verify(unknownKey()) as { reason: string }).reason)
+    t.same(new Set(others), new Set(['unknown']), 'other prefixes have budgets of their own')
+  })
+
+  t.test('a burst of wrong secrets cannot queue more hashes than the limit', async (t) => {
+    const m = manager(db, { maxFailures: 5, throttleDelay: 200 })
+    t.teardown(() => m.close())
+    const { key } = await m.create({ name: 'burst' })
+    const started = Date.now()
+    const results = await Promise.all(Array.from({ length: 50 }, async () => await m.verify(wrongSecret(key))))
+    const reasons = results.map((r) => (r as { reason: string }).reason)
+    t.equal(reasons.filter((r) => r === 'wrong_secret').length, 5)
+    t.equal(reasons.filter((r) => r === 'throttled').length, 45)
+    t.ok(Date.now() - started >= 190, 'throttled refusals wait throttleDelay before they answer')
+
+    const other = await m.create({ name: 'same wrong secret' })
+    const wrong = wrongSecret(other.key)
+    const same = await Promise.all(Array.from({ length: 20 }, async () => await m.verify(wrong)))
+    t.ok(same.every((r) => !r.valid && r.reason === 'wrong_secret'), 'one guess sent twenty times is one failure')
+    t.equal((await m.verify(wrongSecret(other.key))).valid, false)
+    t.same(await m.verify(other.key), { valid: true, apiKey: other.apiKey }, 'two failures, under the limit')
+  })
 })
