@@ -33,9 +33,12 @@ function logged (): { server: FastifyServerOptions, lines: () => any[] } {
 
 eachDatabase(t, async (t, db) => {
   t.test('a good configuration starts', async (t) => {
-    const app = await start(t, { model: db.prisma.apiKey })
-    await app.ready()
-    t.equal((await app.inject({ url: '/protected', headers: auth(unknownKey()) })).statusCode, 401)
+    // pluginTimeout 0 (no timeout): the check still waits at most 5 s.
+    for (const server of [{}, { pluginTimeout: 0 }]) {
+      const app = await start(t, { model: db.prisma.apiKey }, server)
+      await app.ready()
+      t.equal((await app.inject({ url: '/protected', headers: auth(unknownKey()) })).statusCode, 401)
+    }
   })
 
   t.test('an include that names no relation stops the app', async (t) => {
