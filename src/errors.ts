@@ -28,7 +28,10 @@ export const errors = {
 
   // Programming errors: thrown at register/startup or by manager calls.
   INVALID_OPTION: createError('FST_API_KEY_INVALID_OPTION', 'Invalid option %s: %s', 500, TypeError),
-  INVALID_ROUTE_CONFIG: createError('FST_API_KEY_INVALID_ROUTE_CONFIG', 'Invalid config.apiKey on route %s: %s', 500, TypeError),
+  INVALID_ROUTE_CONFIG: createError('FST_API_KEY_INVALID_ROUTE_CONFIG', 'Invalid config.%s on route %s: %s', 500, TypeError),
+  UNPROTECTED_ROUTE: createError('FST_API_KEY_UNPROTECTED_ROUTE', 'Routes ask for an API key that no registration of fastify-prisma-api-key reaches: %s. ' +
+    'Register the plugin (with the decorator each names) before adding these routes, in their scope or a parent scope: `await app.register(apiKeyPlugin, ...)` first', 500, TypeError),
+  NOT_MIGRATED: createError('FST_API_KEY_NOT_MIGRATED', 'The database does not have the key model\'s table or columns (%s): run `prisma migrate deploy`', 500),
   INVALID_ARGUMENT: createError('FST_API_KEY_INVALID_ARGUMENT', 'Invalid argument %s: %s', 400, TypeError),
   NAME_REQUIRED: createError('FST_API_KEY_NAME_REQUIRED', 'An API key needs a non-empty name', 400, TypeError),
   NOT_FOUND: createError('FST_API_KEY_NOT_FOUND', 'No API key with id %s', 404),

@@ -1,11 +1,13 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { fromCustom, fromHeader, type Presented } from './credentials.js'
 import { errors } from './errors.js'
 import { buildManager, type ApiKeyManager, type VerifyFailure } from './manager.js'
 import { normalizePluginOptions, type ApiKeyPluginOptions, type PluginSettings } from './options.js'
+import { markProtected, registerName } from './route-check.js'
 import { readRouteConfig, REQUIRED, type RouteSettings } from './route-config.js'
 import { missingScope } from './scopes.js'
+import { Store } from './store.js'
 import type { RegisteredApiKey } from './types.js'
 import { MALFORMED } from './verifier.js'
 
@@ -83,6 +85,30 @@ function document (route: RouteOptions, scheme: string, config: RouteSettings): 
   route.schema = { ...schema, security: config.optional ? [{}, requirement] : [requirement] } as RouteOptions['schema']
 }
 
+// At most this long (and half the plugin timeout) at startup for the key table
+// to answer: a database that does not answer delays startup, it does not fail it.
+const STARTUP_WAIT = 5_000
+
+// One read at startup. What Prisma refuses (a table or column the migrations
+// did not create, an include naming no relation) stops the app with its
+// reason, instead of every request getting 503. A database that is down is an
+// outage, not a mistake: the app starts, its requests get 503 until it is back.
+async function checkStore (store: Store, log: FastifyBaseLogger, wait: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, wait, 'late') })
+  try {
+    // A late outcome is dropped: by then requests report the store's state.
+    if (await Promise.race([store.check(), late]) === 'late') {
+      log.warn(`fastify-prisma-api-key: the key table did not answer within ${wait} ms at startup, carrying on`)
+    }
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'FST_API_KEY_UNAVAILABLE') throw err
+    log.warn({ err }, 'fastify-prisma-api-key: could not read the key table at startup (is the database down?): requests get 503 until it answers')
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOptions): Promise<void> {
   const settings = normalizePluginOptions(options)
   const { decorator, securityScheme } = settings
@@ -98,12 +124,23 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
     await authenticate(request, reply, REQUIRED)
   })
 
+  if (!registerName(fastify, decorator)) {
+    fastify.log.warn('fastify-prisma-api-key was loaded after this Fastify instance was created: only routes added after the registration, ' +
+      'in its scope, are checked; import fastify-prisma-api-key before calling Fastify() (docs/security.md)')
+  }
   fastify.addHook('onRoute', (route) => {
-    const config = readRouteConfig((route.config as Record<string, unknown> | undefined)?.[decorator], `${String(route.method)} ${route.url}`)
+    const config = readRouteConfig(route.config as Record<string, unknown> | undefined, decorator, `${String(route.method)} ${route.url}`)
     if (config === null) return
     addHook(route, settings.hook, async (request, reply) => await authenticate(request, reply, config))
+    markProtected(route, decorator)
     if (securityScheme !== null) document(route, securityScheme, config)
   })
+
+  const { model, include } = settings.manager
+  // Fastify fills in pluginTimeout's default (10 s); 0 turns the timeout off.
+  const half = (fastify.initialConfig.pluginTimeout as number) / 2
+  const wait = half > 0 ? Math.min(STARTUP_WAIT, half) : STARTUP_WAIT
+  fastify.addHook('onReady', async () => await checkStore(new Store(model, include), fastify.log, wait))
 
   // A last lastUsedAt flush that fails is logged: it must not keep the app from closing.
   fastify.addHook('onClose', async () => {

@@ -24,12 +24,32 @@ export interface RouteSettings {
 export const REQUIRED: RouteSettings = Object.freeze({ optional: false, scopes: Object.freeze([]), authorize: null })
 const KNOWN = ['optional', 'scopes', 'authorize']
 
+// The same key with another case, `_` or `-`, or a final s (`apikey`,
+// `api_key`, `apiKeys`): most likely meant as `key`, and the route would be
+// served open.
+function nearMiss (routeConfig: Record<string, unknown>, key: string): string | undefined {
+  const fold = (name: string): string => name.toLowerCase().replace(/[-_]/g, '')
+  const target = fold(key)
+  return Object.keys(routeConfig).find((name) => name !== key && (fold(name) === target || fold(name) === `${target}s`))
+}
+
+/** How a route's config asks for a key under `key` (`config.apiKey`), or null when it does not. */
+export function askedAs (routeConfig: Record<string, unknown>, key: string): string | null {
+  if (routeConfig[key] !== undefined && routeConfig[key] !== false) return `config.${key}`
+  const near = nearMiss(routeConfig, key)
+  return near === undefined ? null : `config.${near}: did you mean config.${key}?`
+}
+
 // Read once per route, when it is added: a bad value stops the app at startup
 // instead of failing (or, worse, passing) on the first request.
-export function readRouteConfig (value: unknown, route: string): RouteSettings | null {
+export function readRouteConfig (routeConfig: Record<string, unknown> | undefined, key: string, route: string): RouteSettings | null {
+  if (routeConfig === undefined) return null
+  const near = nearMiss(routeConfig, key)
+  if (near !== undefined) throw new errors.INVALID_ROUTE_CONFIG(near, route, `did you mean config.${key}? (route config keys are case-sensitive)`)
+  const value = routeConfig[key]
   if (value === undefined || value === false) return null
   if (value === true) return REQUIRED
-  const fail = (message: string): never => { throw new errors.INVALID_ROUTE_CONFIG(route, message) }
+  const fail = (message: string): never => { throw new errors.INVALID_ROUTE_CONFIG(key, route, message) }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return fail('expected true, false or an object { optional, scopes, authorize }')
   }

@@ -172,4 +172,33 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
       translate(err)
     }
   }
+
+  /**
+   * The plugin's startup check: one read (of no row), with the include. A
+   * missing table or column means the migrations were not applied; a
+   * validation error, an include naming no relation, or a model that is not a
+   * key model; anything else, a store that cannot answer (UNAVAILABLE).
+   */
+  async check (): Promise<void> {
+    const read = async (include?: object): Promise<unknown> => await this.#model.findUnique({ where: { prefix: '' }, include })
+    try {
+      await read(this.#include)
+    } catch (err) {
+      const { name, code } = err as { name?: unknown, code?: unknown }
+      if (code === 'P2021' || code === 'P2022') throw new errors.NOT_MIGRATED(reasonOf(err), { cause: err })
+      if (name !== 'PrismaClientValidationError') throw new errors.UNAVAILABLE({ cause: err })
+      // Read again without the include to tell which of the two Prisma refused.
+      const option = this.#include !== undefined && await read().then(() => true, () => false) ? 'include' : 'model'
+      throw new errors.INVALID_OPTION(option, reasonOf(err), { cause: err })
+    }
+  }
+}
+
+// Prisma's own words, without the call site, code frame and arguments it
+// prints before them (the last paragraph, less its code frame lines).
+function reasonOf (err: unknown): string {
+  const message = String((err as { message?: unknown }).message)
+  return message.slice(message.lastIndexOf('\n\n') + 1).split('\n')
+    .filter((line) => line.trim() !== '' && !/^\s*(→\s*)?\d+ /.test(line))
+    .join(' ')
 }

@@ -96,6 +96,8 @@ async function suite (t: Test, db: MigratedDatabase): Promise<void> {
     // cacheTtl 0: every check reads the key's row, so each one can be counted.
     const app = await buildApp({ organizationApiKey: model }, { ...FAST, cacheTtl: 0 })
     t.teardown(() => app.close())
+    // Started first: the plugin's startup check is a read of its own.
+    await app.ready()
 
     const { apiKey, key } = await app.apiKeys.create({ name: ' acme orders ', organizationId: acme.id, scopes: ['orders:read', 'invoices:read'] })
     t.equal(apiKey.name, 'acme orders')

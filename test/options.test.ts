@@ -70,7 +70,7 @@ t.test('the manager wants an options object', async (t) => {
 
 t.test('a bad route config fails at startup', async (t) => {
   const cases: Array<[unknown, RegExp]> = [
-    ['yes', /Invalid config.apiKey on route GET \/x: expected true, false or an object/],
+    ['yes', /^Invalid config.apiKey on route GET \/x: expected true, false or an object/],
     [null, /expected true, false or an object/],
     [[], /expected true, false or an object/],
     [{ roles: ['a'] }, /unknown option roles, expected one of optional, scopes, authorize/],
@@ -87,6 +87,35 @@ t.test('a bad route config fails at startup', async (t) => {
     t.throws(() => app.get('/x', { config: { apiKey: config as any } }, async () => 'x'), { code: 'FST_API_KEY_INVALID_ROUTE_CONFIG', message }, String(config))
     await app.close()
   }
+})
+
+t.test('a near miss of the config key fails at route registration, naming the right key', async (t) => {
+  const cases: Array<[string | undefined, string[]]> = [
+    [undefined, ['apikey', 'api_key', 'apiKeys', 'ApiKey', 'API-KEY']],
+    ['partnerKey', ['partnerkey', 'partner_key', 'partnerKeys', 'PartnerKey']]
+  ]
+  for (const [decorator, keys] of cases) {
+    const right = decorator ?? 'apiKey'
+    for (const key of keys) {
+      const app = Fastify()
+      await app.register(apiKeyPlugin, { model, scrypt: FAST_SCRYPT, decorator })
+      t.throws(() => app.get('/x', { config: { [key]: true } }, async () => 'x'), {
+        code: 'FST_API_KEY_INVALID_ROUTE_CONFIG',
+        message: `Invalid config.${key} on route GET /x: did you mean config.${right}? (route config keys are case-sensitive)`
+      }, key)
+      await app.close()
+    }
+  }
+})
+
+t.test('a bad route config under a custom decorator names that key', async (t) => {
+  const app = Fastify()
+  await app.register(apiKeyPlugin, { model, scrypt: FAST_SCRYPT, decorator: 'partnerKey' })
+  t.teardown(() => app.close())
+  t.throws(() => app.get('/x', { config: { partnerKey: 'yes' } }, async () => 'x'), {
+    code: 'FST_API_KEY_INVALID_ROUTE_CONFIG',
+    message: /^Invalid config.partnerKey on route GET \/x: expected true, false or an object/
+  })
 })
 
 t.test('routes opt in; false and absent leave them open', async (t) => {
