@@ -39,19 +39,9 @@ export function isUnavailable (err: unknown): boolean {
   return !(e?.name === 'PrismaClientKnownRequestError' && QUERY_ERRORS.has(e.code as string))
 }
 
-// Prisma's validation errors print the call's arguments, hashes included:
-// only their last paragraph, the reason, may leave this file, and with
-// anything shaped like a stored hash masked in case the reason quotes one.
-const HASH_IN_TEXT = /\$scrypt\$[^\s"'`]*/g
-
-function refused (err: { message?: unknown }): Error {
-  const paragraphs = String(err.message).trim().split(/\n\s*\n/)
-  const reason = (paragraphs.at(-1) as string).replace(' Available options are marked with ?.', '').replace(HASH_IN_TEXT, '[hash]')
-  return new errors.QUERY_REFUSED(reason)
-}
-
 function translate (err: unknown): never {
-  if ((err as { name?: unknown })?.name === 'PrismaClientValidationError') throw refused(err as Error)
+  // Prisma's validation errors print the call's arguments, hashes included: the reason only.
+  if ((err as { name?: unknown })?.name === 'PrismaClientValidationError') throw new errors.QUERY_REFUSED(reasonOf(err))
   throw isUnavailable(err) ? new errors.UNAVAILABLE({ cause: err }) : err
 }
 
@@ -194,6 +184,9 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   }
 }
 
+// Anything shaped like a stored hash, in case a reason quotes one.
+const HASH_IN_TEXT = /\$scrypt\$[^\s"'`]*/g
+
 // Prisma's own words, without the call site, code frame and arguments it
 // prints before them (the last paragraph, less its code frame lines).
 function reasonOf (err: unknown): string {
@@ -201,4 +194,6 @@ function reasonOf (err: unknown): string {
   return message.slice(message.lastIndexOf('\n\n') + 1).split('\n')
     .filter((line) => line.trim() !== '' && !/^\s*(→\s*)?\d+ /.test(line))
     .join(' ')
+    .replace(' Available options are marked with ?.', '')
+    .replace(HASH_IN_TEXT, '[hash]')
 }
