@@ -9,6 +9,12 @@ export const SECRET_LENGTH = 32
 // A CRC-32 fits in 6 base62 characters (62^6 > 2^32).
 export const CHECKSUM_LENGTH = 6
 export const BRAND_PATTERN = /^[A-Za-z0-9_-]{1,32}$/
+export const BRAND_RULE = 'use 1 to 32 characters from A-Z, a-z, 0-9, _ and -, or nothing'
+
+/** A brand: nothing, or 1 to 32 characters from A-Z, a-z, 0-9, _ and -. */
+export function isBrand (brand: unknown): brand is string {
+  return typeof brand === 'string' && (brand === '' || BRAND_PATTERN.test(brand))
+}
 
 export interface ParsedKey {
   prefix: string
@@ -56,9 +62,7 @@ export function keyLength (brand: string): number {
 const keyShape = (brand: string): string => `${brand}[0-9A-Za-z]{${PREFIX_LENGTH}}\\.[0-9A-Za-z]{${SECRET_LENGTH + CHECKSUM_LENGTH}}`
 
 export function keyPattern (brand: string = ''): RegExp {
-  if (typeof brand !== 'string' || (brand !== '' && !BRAND_PATTERN.test(brand))) {
-    throw new errors.INVALID_ARGUMENT('brand', 'use the brand option\'s value: 1 to 32 characters from A-Z, a-z, 0-9, _ and -, or nothing')
-  }
+  if (!isBrand(brand)) throw new errors.INVALID_ARGUMENT('brand', `the brand option's value: ${BRAND_RULE}`)
   return new RegExp(`^${keyShape(brand)}$`)
 }
 

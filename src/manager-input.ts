@@ -1,7 +1,6 @@
-import { badArgument } from './checks.js'
+import { badArgument, isPlainObject } from './checks.js'
 import { errors } from './errors.js'
 import { MAX_GRACE_PERIOD } from './expiry.js'
-import { isPlainObject } from './options.js'
 import { serializeScopes } from './scopes.js'
 import { STATUSES, statusWhere, type ApiKeyStatus } from './status.js'
 import type { GrantableScope } from './types.js'

@@ -30,8 +30,6 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
   flush (): Promise<void>
   /** Flushes lastUsedAt and stops the hashing threads; the manager cannot verify or create after it. */
   close (): Promise<void>
-  /** Called with errors that have no caller to go to (a failed lastUsedAt or re-hash write). */
-  onBackgroundError: (err: unknown) => void
 }
 
 const PREFIX_ATTEMPTS = 5
@@ -48,19 +46,16 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   const { brand } = settings
   const pattern = keyPattern(brand)
   const secret = keyInText(brand)
-  const reportError = (err: unknown): void => manager.onBackgroundError(err)
+  const { onBackgroundError } = settings
   const verifier = new Verifier<R>(store, hasher, {
     brand,
     pattern,
-    ttl: settings.cache.ttl,
-    size: settings.cache.size,
-    maxFailures: settings.cache.maxFailures,
-    failureWindow: settings.cache.failureWindow,
-    throttleDelay: settings.cache.throttleDelay,
+    cache: settings.cache,
+    throttle: settings.throttle,
     usable: settings.usable as UsableCheck<R> | null,
-    onError: reportError
+    onError: onBackgroundError
   })
-  const lastUsed = new LastUsedWriter(store, settings.lastUsedInterval, reportError)
+  const lastUsed = new LastUsedWriter(store, settings.lastUsedInterval, onBackgroundError)
 
   let closed = false
   const checkOpen = (what: string): void => { if (closed) throw new errors.CLOSED(what) }
@@ -164,9 +159,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
       } finally {
         await hasher.close()
       }
-    },
-    // Without a handler (the plugin logs them), such errors become process warnings.
-    onBackgroundError: (err) => process.emitWarning(err as Error)
+    }
   }
   return manager
 }

@@ -1,4 +1,5 @@
-import { headerOptions, isPlainObject, fail, type ApiKeyPluginOptions } from './options.js'
+import { fail, isPlainObject } from './checks.js'
+import { headerOptions, type ApiKeyPluginOptions } from './plugin-options.js'
 
 export interface ApiKeySecurityScheme {
   type: 'apiKey'

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { fromCustom, fromHeader, type Presented } from './credentials.js'
 import { errors } from './errors.js'
 import { buildManager, type ApiKeyManager, type VerifyFailure } from './manager.js'
-import { normalizePluginOptions, type ApiKeyPluginOptions, type PluginSettings } from './options.js'
+import { normalizePluginOptions, type ApiKeyPluginOptions, type PluginSettings } from './plugin-options.js'
 import { markProtected, registerName } from './route-check.js'
 import { readRouteConfig, REQUIRED, type RouteSettings } from './route-config.js'
 import { missingScope } from './scopes.js'
@@ -29,8 +29,7 @@ function createAuthenticate (settings: PluginSettings, manager: ApiKeyManager): 
   const present = getKey === null
     ? (request: FastifyRequest): Presented => fromHeader(request.headers[header], keyword)
     : (request: FastifyRequest): Presented => fromCustom(getKey(request))
-  const missing = settings.challenge
-  const invalid = `${settings.challenge}${settings.challenge.includes(' ') ? ',' : ''} error="invalid_key"`
+  const { missing, invalid } = settings.challenges
 
   return async function authenticate (request, reply, route) {
     const presented = present(request)
@@ -112,9 +111,11 @@ async function checkStore (store: Store, log: FastifyBaseLogger, wait: number): 
 async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOptions): Promise<void> {
   const settings = normalizePluginOptions(options)
   const { decorator, securityScheme } = settings
-  const manager = buildManager(settings.manager)
+  // Background failures go to the app's log, unless the app handles them itself.
+  const onBackgroundError = options.onBackgroundError ??
+    ((err: unknown) => fastify.log.warn({ err }, 'fastify-prisma-api-key: a background write failed, it will be retried'))
+  const manager = buildManager({ ...settings.manager, onBackgroundError })
   const authenticate = createAuthenticate(settings, manager)
-  manager.onBackgroundError = (err) => fastify.log.warn({ err }, 'fastify-prisma-api-key: a background write failed, it will be retried')
 
   // apiKey -> fastify.apiKeys, request.apiKey, fastify.verifyApiKey, config.apiKey.
   fastify.decorate(`${decorator}s`, manager)

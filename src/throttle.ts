@@ -1,4 +1,5 @@
 import { Lru } from './lru.js'
+import type { ThrottleSettings } from './options.js'
 
 /** One unverified check taken from a prefix's budget; settle it once its outcome is known. */
 export interface Attempt {
@@ -29,7 +30,7 @@ export class Throttle {
   readonly #refill: number
   readonly #buckets: Lru<string, Bucket>
 
-  constructor (maxFailures: number, failureWindow: number, size: number) {
+  constructor ({ maxFailures, failureWindow }: ThrottleSettings, size: number) {
     this.#burst = maxFailures
     this.#refill = failureWindow / maxFailures
     this.#buckets = new Lru(size)

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Hasher } from './hasher.js'
 import { parseKey } from './key-format.js'
+import type { CacheSettings, ThrottleSettings } from './options.js'
 import { NO_HASHES, previousWorks, RowCache, sameHashes, type Hashes, type Row } from './row-cache.js'
 import { SecretMemo } from './secret-memo.js'
 import { keyStatus } from './status.js'
@@ -12,13 +13,8 @@ import type { ApiKeyRecord, UsableCheck, VerifyFailure, VerifyResult } from './t
 export interface VerifierSettings<R extends ApiKeyRecord> {
   brand: string
   pattern: RegExp
-  /** ms a row is trusted; 0 reads it on every check */
-  ttl: number
-  /** entries per cache (rows, matched and refused keys, budgets) */
-  size: number
-  maxFailures: number
-  failureWindow: number
-  throttleDelay: number
+  cache: CacheSettings
+  throttle: ThrottleSettings
   usable: UsableCheck<R> | null
   /** errors with no caller to go to (a failed re-hash write) */
   onError: (err: unknown) => void
@@ -57,9 +53,10 @@ export class Verifier<R extends ApiKeyRecord> {
     this.#store = store
     this.#hasher = hasher
     this.#settings = settings
-    this.#rows = new RowCache(store, settings.ttl, settings.size)
-    this.#memo = new SecretMemo(settings.size)
-    this.#throttle = new Throttle(settings.maxFailures, settings.failureWindow, settings.size)
+    const { ttl, size } = settings.cache
+    this.#rows = new RowCache(store, ttl, size)
+    this.#memo = new SecretMemo(size)
+    this.#throttle = new Throttle(settings.throttle, size)
   }
 
   /** The row changed: no copy read before now answers a check that starts after. */
@@ -152,7 +149,8 @@ export class Verifier<R extends ApiKeyRecord> {
   // A tarpit: the refusal costs no CPU, and a client flooding on N
   // connections gets at most N attempts per delay, not a core's worth.
   async #throttled (): Promise<Refusal> {
-    if (this.#settings.throttleDelay > 0) await sleep(this.#settings.throttleDelay)
+    const { delay } = this.#settings.throttle
+    if (delay > 0) await sleep(delay)
     return REFUSED.throttled
   }
 

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createApiKeyManager } from '../src/index.ts'
-import { FAST_SCRYPT } from './helpers/app.ts'
+import { auth, buildApp, testManager } from './helpers/app.ts'
 import { eachDatabase } from './helpers/databases.ts'
 import { unknownKey, wrongSecret } from './helpers/keys.ts'
 
@@ -30,7 +30,7 @@ eachDatabase(t, async (t, db) => {
   })
 
   t.test('a made-up prefix waits behind a backlog where a real check would', async (t) => {
-    const m = createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, maxFailures: 1000 })
+    const m = testManager(db.prisma.apiKey, { maxFailures: 1000 })
     const slow = createApiKeyManager({ model: db.prisma.apiKey, scrypt: { ln: 16 }, hashThreads: 1 })
     t.teardown(async () => { await m.close(); await slow.close() })
     const { key } = await m.create({ name: 'timed' })

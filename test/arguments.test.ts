@@ -2,13 +2,13 @@
 // coded error that says what to do (plugin and admin options: options.test.ts
 // and admin.test.ts). Nothing is written by a refused call.
 import t from 'tap'
-import { apiKeySecurityScheme, createApiKeyManager, hasScope, keyPattern } from '../src/index.ts'
-import { FAST_SCRYPT } from './helpers/app.ts'
+import { apiKeySecurityScheme, hasScope, keyPattern } from '../src/index.ts'
+import { testManager } from './helpers/app.ts'
 import { openDatabase } from './helpers/databases.ts'
 
 const db = await openDatabase('sqlite')
 t.teardown(() => db.close())
-const manager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+const manager = testManager(db.prisma.apiKey)
 t.teardown(() => manager.close())
 const { apiKey } = await manager.create({ name: 'existing' })
 
@@ -60,7 +60,7 @@ for (const [name, call, refuses] of calls) {
 }
 
 t.test('a closed manager refuses with a coded error', async (t) => {
-  const closed = createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+  const closed = testManager(db.prisma.apiKey)
   const { key } = await closed.create({ name: 'before close' })
   await closed.close()
   await t.rejects(closed.create({ name: 'after close' }), { code: 'FST_API_KEY_CLOSED' })

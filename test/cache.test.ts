@@ -1,15 +1,14 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createApiKeyManager, type ApiKeyManagerOptions } from '../src/index.ts'
+import { type ApiKeyManagerOptions } from '../src/index.ts'
 import { Lru } from '../src/lru.ts'
-import { auth, buildApp, FAST_SCRYPT } from './helpers/app.ts'
+import { auth, buildApp, testManager } from './helpers/app.ts'
 import { eachDatabase, type TestDatabase } from './helpers/databases.ts'
 import { wrongSecret } from './helpers/keys.ts'
 import { counted, withMethods } from './helpers/models.ts'
 
-const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
-
 function manager (db: TestDatabase, options: Partial<ApiKeyManagerOptions> = {}) {
-  return createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, ...options })
+  return testManager(db.prisma.apiKey, { ...options })
 }
 
 t.test('a bounded LRU evicts the least recently used entry', async (t) => {
@@ -31,7 +30,7 @@ t.test('a bounded LRU evicts the least recently used entry', async (t) => {
 eachDatabase(t, async (t, db) => {
   t.test('a key seen before costs no query within the TTL, and concurrent first checks share one', async (t) => {
     const { model, calls } = counted(db.prisma.apiKey)
-    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, cacheTtl: 60_000 })
+    const m = testManager(model, { cacheTtl: 60_000 })
     t.teardown(() => m.close())
     const { key } = await m.create({ name: 'hot' })
     const results = await Promise.all(Array.from({ length: 20 }, async () => await m.verify(key)))
@@ -43,7 +42,7 @@ eachDatabase(t, async (t, db) => {
 
   t.test('busy keys are re-read in batches before they go stale, not one query each', async (t) => {
     const { model, calls } = counted(db.prisma.apiKey)
-    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, cacheTtl: 600 })
+    const m = testManager(model, { cacheTtl: 600 })
     t.teardown(() => m.close())
     const keys = await Promise.all([1, 2, 3].map(async (i) => await m.create({ name: `busy ${i}` })))
     const gone = await m.create({ name: 'deleted behind our back' })
@@ -71,7 +70,7 @@ eachDatabase(t, async (t, db) => {
         return await real.findMany(args)
       }
     })
-    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, cacheTtl: 100 })
+    const m = testManager(model, { cacheTtl: 100 })
     t.teardown(() => m.close())
     const { apiKey, key } = await m.create({ name: 'refresh trouble' })
     t.equal((await m.verify(key)).valid, true)
@@ -88,7 +87,7 @@ eachDatabase(t, async (t, db) => {
 
   t.test('cacheTtl 0 reads the database on every check', async (t) => {
     const { model, calls } = counted(db.prisma.apiKey)
-    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, cacheTtl: 0 })
+    const m = testManager(model, { cacheTtl: 0 })
     t.teardown(() => m.close())
     const { key } = await m.create({ name: 'no cache' })
     for (let i = 0; i < 5; i++) t.equal((await m.verify(key)).valid, true)
@@ -185,7 +184,7 @@ eachDatabase(t, async (t, db) => {
 
   t.test('many distinct keys stay within cacheSize', async (t) => {
     const { model, calls } = counted(db.prisma.apiKey)
-    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, cacheSize: 2, cacheTtl: 60_000 })
+    const m = testManager(model, { cacheSize: 2, cacheTtl: 60_000 })
     t.teardown(() => m.close())
     const keys = await Promise.all([1, 2, 3].map(async (i) => (await m.create({ name: `evicted ${i}` })).key))
     for (const key of [...keys, ...keys]) t.equal((await m.verify(key)).valid, true)

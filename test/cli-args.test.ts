@@ -1,10 +1,10 @@
 import t from 'tap'
+import { MINUTE } from './helpers/time.ts'
 import { parseCommand, parseScopeFlags } from '../src/cli/args.ts'
 import { formatDuration, parseExpiry, parseGrace } from '../src/cli/expiry.ts'
 import { parseFields } from '../src/cli/fields.ts'
 
 const NOW = new Date('2026-01-15T10:00:00.000Z')
-const MINUTE = 60_000
 const usage = (message: RegExp): { exitCode: number, message: RegExp } => ({ exitCode: 2, message })
 
 t.test('durations count from now; dates are ISO dates that exist', async (t) => {

@@ -5,12 +5,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { createApiKeyManager, type ApiKeyManager } from '../src/manager.ts'
+import { testManager } from './helpers/app.ts'
+import { DAY } from './helpers/time.ts'
+import { type ApiKeyManager } from '../src/manager.ts'
 import { cli, CONFIG, databaseEnv, type Run } from './helpers/cli.ts'
 import { openDatabase, skipReason, type TestDatabase } from './helpers/databases.ts'
 
-const FAST_SCRYPT = { ln: 10, r: 8, p: 1 }
-const DAY = 24 * 60 * 60 * 1000
 const UNREACHABLE = { CLI_DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/test' }
 
 /** A failure is one line on stderr, nothing on stdout, and no stack trace. */
@@ -30,7 +30,7 @@ function tempDir (t: Test): string {
 async function suite (t: Test, db: TestDatabase): Promise<void> {
   const env = await databaseEnv(db)
   const run = async (...args: string[]): Promise<Run> => await cli([...args, '--config', CONFIG], env)
-  const manager: ApiKeyManager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, cacheTtl: 0 })
+  const manager: ApiKeyManager = testManager(db.prisma.apiKey, { cacheTtl: 0 })
   t.teardown(() => manager.close())
   const keys: string[] = []
   const others: Run[] = []

@@ -2,8 +2,7 @@
 // revocation landing in the middle of a stream of requests with its key.
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createApiKeyManager } from '../src/index.ts'
-import { auth, buildApp, FAST_SCRYPT } from './helpers/app.ts'
+import { auth, buildApp, testManager } from './helpers/app.ts'
 import { eachDatabase } from './helpers/databases.ts'
 import { withMethods } from './helpers/models.ts'
 
@@ -108,7 +107,7 @@ eachDatabase(t, async (t, db) => {
         return row
       }
     })
-    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1 })
+    const m = testManager(model)
     t.teardown(() => m.close())
     const { apiKey, key } = await m.create({ name: 'revoked while being read' })
     let open: () => void = () => {}

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 // The organizations example (examples/organizations) on every database: its
 // own schema and committed migrations, its generated client, and its app, as
 // the example's README runs them.
@@ -25,7 +26,6 @@ const FAST = { scrypt: { ln: 10, r: 8, p: 1 }, hashThreads: 1 }
 const TTL = 100
 
 const header = (key: string): Record<string, string> => ({ authorization: `Api-Key ${key}` })
-const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 // The catalog helpers only query; the example's database has no library client.
 const asCatalog = (db: MigratedDatabase): TestDatabase => db as Pick<TestDatabase, 'provider' | 'query'> as TestDatabase

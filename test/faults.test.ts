@@ -7,8 +7,8 @@ import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import apiKeyPlugin, { createApiKeyManager } from '../src/index.ts'
-import { auth, buildApp, FAST_SCRYPT } from './helpers/app.ts'
+import apiKeyPlugin from '../src/index.ts'
+import { auth, buildApp, FAST_SCRYPT, testManager } from './helpers/app.ts'
 import { openDatabase, PROVIDERS, skipReason } from './helpers/databases.ts'
 import { unknownKey, wrongSecret } from './helpers/keys.ts'
 import { withMethods } from './helpers/models.ts'
@@ -55,18 +55,19 @@ async function resumes (t: Test, app: FastifyInstance, key: string): Promise<voi
   t.same(meanwhile.filter((o) => o !== UNAVAILABLE && o !== '200'), [], 'only 503s (or the cached key\'s 200) while it came back')
 }
 
-/** Collects the manager's background errors (failed lastUsedAt flushes); `first` resolves with the first one. */
-function backgroundErrors (app: FastifyInstance): { errors: unknown[], first: Promise<unknown> } {
+/** Collects background errors (failed lastUsedAt flushes) through the option; `first` resolves with the first one. */
+function backgroundErrors (): { errors: unknown[], first: Promise<unknown>, onBackgroundError: (err: unknown) => void } {
   const errors: unknown[] = []
   let notify: (err: unknown) => void = () => {}
   const first = new Promise<unknown>((resolve) => { notify = resolve })
-  const logged = app.apiKeys.onBackgroundError
-  app.apiKeys.onBackgroundError = (err) => {
-    errors.push(err)
-    notify(err)
-    logged(err)
+  return {
+    errors,
+    first,
+    onBackgroundError: (err) => {
+      errors.push(err)
+      notify(err)
+    }
   }
-  return { errors, first }
 }
 
 async function within<T> (ms: number, what: string, promise: Promise<T>): Promise<T> {
@@ -232,8 +233,8 @@ function outageSuite (t: Test, target: OutageDatabase): void {
   })
 
   t.test('lastUsedAt marks survive failed flushes during the outage and are written after restore', async (t) => {
-    const a = await app(t, { lastUsedInterval: 100 })
-    const background = backgroundErrors(a)
+    const background = backgroundErrors()
+    const a = await app(t, { lastUsedInterval: 100, onBackgroundError: background.onBackgroundError })
     const { apiKey, key } = await a.apiKeys.create({ name: 'used before the outage' })
     const used = Date.now()
     t.equal((await call(a, key)).outcome, '200')
@@ -256,8 +257,8 @@ function outageSuite (t: Test, target: OutageDatabase): void {
 
   t.test('lastUsedAt marks kept through a failed flush are written by fastify.close()', async (t) => {
     // 60 s: the mark is due at the first timer (after 1 s), and never again before close().
-    const a = await app(t, { lastUsedInterval: 60_000 })
-    const background = backgroundErrors(a)
+    const background = backgroundErrors()
+    const a = await app(t, { lastUsedInterval: 60_000, onBackgroundError: background.onBackgroundError })
     const { apiKey, key } = await a.apiKeys.create({ name: 'flushed on close' })
     const used = Date.now()
     t.equal((await call(a, key)).outcome, '200')
@@ -317,7 +318,7 @@ t.test('a close() that lands while a flush is failing still writes the marks onc
       return await real.updateMany(args)
     }
   })
-  const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 60_000 })
+  const m = testManager(model, { lastUsedInterval: 60_000 })
   const { apiKey, key } = await m.create({ name: 'closed during a blip' })
   t.equal((await m.verify(key)).valid, true)
   const flushing = m.flush()

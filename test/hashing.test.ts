@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createApiKeyManager, DEFAULT_SCRYPT } from '../src/index.ts'
 import { constantTimeEqual, formatHash, parseHash, paramsError } from '../src/hash-format.ts'
@@ -74,7 +75,7 @@ t.test('a key hashed with older parameters is re-hashed after it verifies', asyn
   t.equal(await stored(), old, 'a failed verification changes nothing')
   t.equal((await after.verify(key)).valid, true)
   // The upgrade is written off the request path: wait for it.
-  for (let i = 0; i < 100 && (await stored()) === old; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  for (let i = 0; i < 100 && (await stored()) === old; i++) await sleep(20)
   const upgraded = await stored()
   t.match(upgraded, /^\$scrypt\$ln=11,r=4,p=1\$/)
   t.equal((await after.verify(key)).valid, true)

@@ -1,13 +1,12 @@
 // lastUsedAt after an outage: each key keeps the time of its own latest use
 // (to within a second), not the latest use of the whole batch held back.
+import { setTimeout as sleep } from 'node:timers/promises'
 import FakeTimers from '@sinonjs/fake-timers'
 import t from 'tap'
-import { createApiKeyManager } from '../src/index.ts'
-import { FAST_SCRYPT } from './helpers/app.ts'
+import { MINUTE } from './helpers/time.ts'
+import { testManager } from './helpers/app.ts'
 import { eachDatabase } from './helpers/databases.ts'
 import { counted, withMethods } from './helpers/models.ts'
-
-const MINUTE = 60_000
 
 eachDatabase(t, async (t, db) => {
   t.test('marks held back by failed writes are stamped each with its own use', async (t) => {
@@ -21,9 +20,8 @@ eachDatabase(t, async (t, db) => {
         return await real.updateMany(args)
       }
     })
-    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: MINUTE })
+    const m = testManager(model, { lastUsedInterval: MINUTE, onBackgroundError: () => {} })
     t.teardown(() => m.close())
-    m.onBackgroundError = () => {}
     const early = await m.create({ name: 'used early' })
     const late = await m.create({ name: 'used late' })
     const earlyAt = Date.now()
@@ -42,7 +40,7 @@ eachDatabase(t, async (t, db) => {
 
   t.test('a batch of one flush interval is one write', async (t) => {
     const { model, calls } = counted(db.prisma.apiKey)
-    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: MINUTE })
+    const m = testManager(model, { lastUsedInterval: MINUTE })
     const keys = await Promise.all([1, 2, 3, 4].map(async (i) => await m.create({ name: `batched ${i}` })))
     for (const { key } of keys) t.equal((await m.verify(key)).valid, true)
     await m.close()
@@ -52,7 +50,7 @@ eachDatabase(t, async (t, db) => {
   t.test('without a handler, a background write failure becomes a process warning', async (t) => {
     const real = db.prisma.apiKey as any
     const broken = withMethods(real, { updateMany: async () => { throw new Error('disk full') } })
-    const m = createApiKeyManager({ model: broken, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 1 })
+    const m = testManager(broken, { lastUsedInterval: 1 })
     const warned = new Promise<Error>((resolve) => process.once('warning', resolve))
     const { key } = await m.create({ name: 'warned' })
     t.equal((await m.verify(key)).valid, true)
@@ -65,7 +63,7 @@ eachDatabase(t, async (t, db) => {
 
   t.test('lastUsedAt is written once per interval, in batches, and on close', async (t) => {
     const { model, calls } = counted(db.prisma.apiKey)
-    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 60_000 })
+    const m = testManager(model, { lastUsedInterval: 60_000 })
     const keys = await Promise.all([1, 2, 3].map(async (i) => await m.create({ name: `used ${i}` })))
     const before = Date.now()
     for (let round = 0; round < 5; round++) {
@@ -90,9 +88,8 @@ eachDatabase(t, async (t, db) => {
         return await real.updateMany(args)
       }
     })
-    const m = createApiKeyManager({ model: flaky, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 50 })
     const errors: unknown[] = []
-    m.onBackgroundError = (err) => errors.push(err)
+    const m = testManager(flaky, { lastUsedInterval: 50, onBackgroundError: (err) => errors.push(err) })
     const { apiKey, key } = await m.create({ name: 'flaky' })
     t.equal((await m.verify(key)).valid, true)
     for (let i = 0; i < 100 && (await db.prisma.apiKey.findUniqueOrThrow({ where: { id: apiKey.id } })).lastUsedAt === null; i++) await sleep(20)
@@ -104,7 +101,7 @@ eachDatabase(t, async (t, db) => {
 
   t.test('lastUsedInterval 0 never writes', async (t) => {
     const { model, calls } = counted(db.prisma.apiKey)
-    const m = createApiKeyManager({ model, scrypt: FAST_SCRYPT, hashThreads: 1, lastUsedInterval: 0 })
+    const m = testManager(model, { lastUsedInterval: 0 })
     const { key } = await m.create({ name: 'unrecorded' })
     t.equal((await m.verify(key)).valid, true)
     await m.close()

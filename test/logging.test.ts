@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Writable } from 'node:stream'
 import Fastify from 'fastify'
 import t from 'tap'
@@ -52,7 +53,7 @@ t.test('a failed background write is logged as a warning', async (t) => {
   app.get('/protected', { config: { apiKey: true } }, async () => 'ok')
   const { key } = await app.apiKeys.create({ name: 'warned' })
   t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200)
-  for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  for (let i = 0; i < 50 && lines.length === 0; i++) await sleep(20)
   await app.close()
   t.match(JSON.parse(lines.at(-1) as string), { level: 50, msg: /the last lastUsedAt flush failed/ }, 'close still completes')
   const warning = JSON.parse(lines[0])

@@ -1,14 +1,12 @@
 import t from 'tap'
-import { createApiKeyManager } from '../src/index.ts'
-import { FAST_SCRYPT } from './helpers/app.ts'
+import { DAY } from './helpers/time.ts'
+import { testManager } from './helpers/app.ts'
 import { eachDatabase } from './helpers/databases.ts'
 import { unknownKey, wrongSecret } from './helpers/keys.ts'
 import { withMethods } from './helpers/models.ts'
 
-const DAY = 24 * 60 * 60 * 1000
-
 eachDatabase(t, async (t, db) => {
-  const manager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+  const manager = testManager(db.prisma.apiKey)
   t.teardown(() => manager.close())
 
   t.test('create returns the record without its hash and the key once', async (t) => {
@@ -107,7 +105,7 @@ eachDatabase(t, async (t, db) => {
   })
 
   t.test('list filters by status and pages', async (t) => {
-    const local = createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+    const local = testManager(db.prisma.apiKey)
     t.teardown(() => local.close())
     await db.prisma.apiKey.deleteMany({})
     const active = await Promise.all([1, 2, 3].map(async (i) => await local.create({ name: `active ${i}` })))
@@ -158,7 +156,7 @@ eachDatabase(t, async (t, db) => {
         return await db.prisma.apiKey.create(args as any)
       }
     })
-    const local = createApiKeyManager({ model: colliding, scrypt: FAST_SCRYPT, hashThreads: 1 })
+    const local = testManager(colliding)
     t.teardown(() => local.close())
     const { apiKey, key } = await local.create({ name: 'after collisions' })
     t.equal(squatted, 2)
@@ -176,7 +174,7 @@ eachDatabase(t, async (t, db) => {
       // As if the user's model had another unique column that the new key repeats.
       create: async (args: { data: { id?: string } }) => await db.prisma.apiKey.create({ ...args, data: { ...args.data, id: existing.id } } as any)
     })
-    const local = createApiKeyManager({ model: failing, scrypt: FAST_SCRYPT, hashThreads: 1 })
+    const local = testManager(failing)
     t.teardown(() => local.close())
     await t.rejects(local.create({ name: 'duplicate id' }), { code: 'P2002' })
   })

@@ -1,11 +1,10 @@
 import Fastify from 'fastify'
 import t from 'tap'
+import { DAY } from './helpers/time.ts'
 import apiKeyPlugin from '../src/index.ts'
 import { auth, buildApp, FAST_SCRYPT } from './helpers/app.ts'
 import { eachDatabase } from './helpers/databases.ts'
 import { unknownKey, wrongSecret } from './helpers/keys.ts'
-
-const DAY = 24 * 60 * 60 * 1000
 
 eachDatabase(t, async (t, db) => {
   const app = await buildApp(db)

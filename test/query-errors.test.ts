@@ -3,13 +3,13 @@
 // library passes on the reason only, whatever the error handler does with it.
 import Fastify from 'fastify'
 import t from 'tap'
-import apiKeyPlugin, { createApiKeyManager } from '../src/index.ts'
-import { FAST_SCRYPT } from './helpers/app.ts'
+import apiKeyPlugin from '../src/index.ts'
+import { FAST_SCRYPT, testManager } from './helpers/app.ts'
 import { eachDatabase } from './helpers/databases.ts'
 
 eachDatabase(t, async (t, db) => {
   t.test('create with a column the model lacks: a coded error with Prisma\'s reason, no hash', async (t) => {
-    const m = createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+    const m = testManager(db.prisma.apiKey)
     t.teardown(() => m.close())
     const err = await m.create({ name: 'typo', organisationId: 'org_1' }).then(() => null, (e: Error & { code?: string }) => e)
     t.ok(err !== null, 'refused')

@@ -4,12 +4,11 @@
 // "docs/rotation.md" markers are the guide's examples, word for word.
 import FakeTimers from '@sinonjs/fake-timers'
 import t from 'tap'
+import { HOUR } from './helpers/time.ts'
 import { auth, buildApp } from './helpers/app.ts'
 import { eachDatabase, openDatabase } from './helpers/databases.ts'
 import { wrongSecret } from './helpers/keys.ts'
 import { withMethods } from './helpers/models.ts'
-
-const HOUR = 60 * 60 * 1000
 
 eachDatabase(t, async (t, db) => {
   const clock = FakeTimers.install({ toFake: ['Date'], now: new Date('2026-11-29T12:00:00Z') })

@@ -1,16 +1,17 @@
 // The per-prefix throttle: a token bucket of unverified checks that knowing a
 // prefix is not enough to lock its owner out with. Date is faked where the
 // refill is the point (timers stay real so the database drivers work).
+import { setTimeout as sleep } from 'node:timers/promises'
 import FakeTimers from '@sinonjs/fake-timers'
 import t from 'tap'
-import { createApiKeyManager, type ApiKeyManagerOptions } from '../src/index.ts'
-import { FAST_SCRYPT } from './helpers/app.ts'
+import { type ApiKeyManagerOptions } from '../src/index.ts'
+import { auth, buildApp, testManager } from './helpers/app.ts'
 import { eachDatabase, type TestDatabase } from './helpers/databases.ts'
-import { wrongSecret } from './helpers/keys.ts'
+import { unknownKey, wrongSecret } from './helpers/keys.ts'
 
 function manager (db: TestDatabase, options: Partial<ApiKeyManagerOptions> = {}) {
   // The default budget (10, then one a second); no tarpit, so refusals answer at once.
-  return createApiKeyManager({ model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, throttleDelay: 0, ...options })
+  return testManager(db.prisma.apiKey, { throttleDelay: 0, ...options })
 }
 
 const reason = (result: { valid: boolean, reason?: string }): string => result.valid ? 'valid' : result.reason as string

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ApiKeyManager } from '../manager.js'
-import { checkKnown, fail, isPlainObject } from '../options.js'
+import { checkKnown, fail, isPlainObject } from '../checks.js'
 import type { ApiKeyRecord } from '../store.js'
 import type { RegisteredApiKey } from '../types.js'
 

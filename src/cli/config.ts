@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs'
 import { extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { isPlainObject, type ApiKeyManagerOptions } from '../options.js'
+import { isPlainObject } from '../checks.js'
+import type { ApiKeyManagerOptions } from '../options.js'
 import { describeError, isConnectionError, usageError } from './failure.js'
 
 export const CONFIG_ENV = 'API_KEYS_CONFIG'
