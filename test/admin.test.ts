@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
 import t from 'tap'
@@ -121,6 +122,7 @@ eachDatabase(t, async (t, db) => {
       const res = await app.inject({ ...route, headers: ADMIN })
       t.equal(res.statusCode, 403, `no header: ${route.method} ${route.url}`)
       t.equal(res.json().code, 'FST_API_KEY_ADMIN_CSRF')
+      t.equal(res.json().message, 'Admin API calls must come from the admin page (header x-api-key-admin: 1, same site)')
       const cross = await app.inject({ ...route, headers: { ...API, 'sec-fetch-site': 'cross-site' } })
       t.equal(cross.statusCode, 403, `cross-site: ${route.method} ${route.url}`)
     }
@@ -160,7 +162,12 @@ eachDatabase(t, async (t, db) => {
     const js = await app.inject({ url: `${PREFIX}/app.js`, headers: ADMIN })
     t.match(js.headers['content-type'], /javascript/)
     t.notMatch(js.body, /innerHTML/, 'the script never renders markup')
-    t.match((await app.inject({ url: `${PREFIX}/app.css`, headers: ADMIN })).headers['content-type'], /text\/css/)
+    const css = await app.inject({ url: `${PREFIX}/app.css`, headers: ADMIN })
+    t.match(css.headers['content-type'], /text\/css/)
+    // Served as shipped, linted and type-checked: the files in assets/admin/.
+    for (const [name, res] of [['app.js', js], ['app.css', css]] as const) {
+      t.equal(res.body, readFileSync(new URL(`../assets/admin/${name}`, import.meta.url), 'utf8'), `${name} is assets/admin/${name}`)
+    }
     t.same((await app.inject({ url: `${PREFIX}/api/meta`, headers: API })).json(), {
       title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100]
     })
@@ -188,6 +195,8 @@ eachDatabase(t, async (t, db) => {
     const second = (await call({ url: `${PREFIX}/api/keys?pageSize=10&page=2` })).json()
     t.ok(second.items.length >= 2)
     t.same(first.items.filter((a: any) => second.items.some((b: any) => b.id === a.id)), [], 'pages do not overlap')
+    const asThePageAsks = (await call({ url: `${PREFIX}/api/keys?page=1&search=&status=` })).json()
+    t.same([asThePageAsks.total, asThePageAsks.pageSize], [first.total, 25], 'an empty search and status filter nothing; the page size is 25 unless asked')
 
     const byName = (await call({ url: `${PREFIX}/api/keys?search=batch%2007` })).json()
     t.same(byName.items.map((k: any) => k.name), ['batch 07'])
@@ -268,12 +277,15 @@ eachDatabase(t, async (t, db) => {
       [{ url: `${PREFIX}/api/keys?status=gone` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ url: `${PREFIX}/api/keys?pageSize=7` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ url: `${PREFIX}/api/keys?page=0` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ url: `${PREFIX}/api/keys?page=abc` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ url: `${PREFIX}/api/keys?search=a&search=b` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ url: `${PREFIX}/api/keys/missing` }, 404, 'FST_API_KEY_NOT_FOUND'],
       [{ method: 'POST', url: `${PREFIX}/api/keys/missing/revoke`, payload: {} }, 404, 'FST_API_KEY_NOT_FOUND'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: '' } }, 400, 'FST_API_KEY_NAME_REQUIRED'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: 'soon' } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: '2001-01-01' } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: 5 } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: { date: '2099-01-01' } } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, headers: { 'content-type': 'application/json' }, payload: 'null' }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', scopes: ['orders read'] } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', scopes: 'orders:read' } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
@@ -287,6 +299,26 @@ eachDatabase(t, async (t, db) => {
       const res = await app.inject({ ...options, headers: { ...API, ...(options.headers as object) } })
       t.equal(res.statusCode, status, `${options.method ?? 'GET'} ${options.url} ${JSON.stringify(options.payload)}`)
       t.equal(res.json().code, code)
+    }
+  })
+
+  t.test('a refusal names the field and what it takes', async (t) => {
+    const cases: Array<[InjectOptions, string]> = [
+      [{ url: `${PREFIX}/api/keys?status=gone` }, 'Invalid argument query: status must be one of active, revoked, expired'],
+      [{ url: `${PREFIX}/api/keys?pageSize=7` }, 'Invalid argument query: pageSize must be one of 10, 25, 50, 100'],
+      [{ url: `${PREFIX}/api/keys?page=0` }, 'Invalid argument query: page must be a positive integer'],
+      [{ url: `${PREFIX}/api/keys?search=a&search=b` }, 'Invalid argument query: search must be text'],
+      [{ url: `${PREFIX}/api/keys/` }, 'Invalid argument id: expected a non-empty string'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys//revoke`, payload: {} }, 'Invalid argument id: expected a non-empty string'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, headers: { 'content-type': 'application/json' }, payload: 'null' }, 'Invalid argument body: expected a JSON object { name, expiresAt, scopes }'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: 5 } }, 'Invalid argument expiresAt: use a date like 2027-01-31 or a duration like 30d, 12h, 90m, 2w, 1y'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: { date: '2099-01-01' } } }, 'Invalid argument expiresAt: use a date like 2027-01-31 or a duration like 30d, 12h, 90m, 2w, 1y'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys/missing/rotate`, headers: { 'content-type': 'application/json' }, payload: '[]' }, 'Invalid argument body: expected a JSON object { gracePeriod } (milliseconds)'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys/missing/revoke`, headers: { 'content-type': 'text/plain' }, payload: '{}' }, 'Invalid argument body: expected a JSON object {}']
+    ]
+    for (const [options, message] of cases) {
+      const res = await app.inject({ ...options, headers: { ...API, ...(options.headers as object) } })
+      t.same([res.statusCode, res.json().code, res.json().message], [400, 'FST_API_KEY_INVALID_ARGUMENT', message], `${options.method ?? 'GET'} ${options.url} ${JSON.stringify(options.payload)}`)
     }
   })
 })
