@@ -105,6 +105,34 @@ t.test('the slash redirect stays on the site, whatever the prefix\'s parameters 
   }
 })
 
+// The API's schemas are compiled by the app's Ajv: they hold whether it coerces or strips.
+t.test('the JSON API with an app\'s own Ajv settings', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  for (const customOptions of [{ coerceTypes: false }, { removeAdditional: 'all' as const }, {}]) {
+    const app = Fastify({ ajv: { customOptions } })
+    await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+    await app.register(apiKeyAdmin, { prefix: PREFIX, guard })
+    const call = async (options: InjectOptions): Promise<any> => await app.inject({ ...options, headers: API })
+    const label = JSON.stringify(customOptions)
+    const created = await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: `ajv ${label}`, expiresAt: '30d', scopes: ['orders:read'] } })
+    t.equal(created.statusCode, 201, `${label}: created`)
+    t.match(created.json().apiKey, { name: `ajv ${label}`, scopes: 'orders:read' }, 'with its name and scopes')
+    const listed = (await call({ url: `${PREFIX}/api/keys?pageSize=10&page=1&search=ajv&status=active` })).json()
+    t.same([listed.page, listed.pageSize], [1, 10], 'the query is read')
+    t.ok(listed.items.some((k: any) => k.id === created.json().apiKey.id))
+    const rotated = await call({ method: 'POST', url: `${PREFIX}/api/keys/${created.json().apiKey.id}/rotate`, payload: { gracePeriod: 60_000 } })
+    t.ok(Date.parse(rotated.json().apiKey.previousKeyExpiresAt) > Date.now(), 'the grace period is read')
+    for (const [payload, field] of [[{ name: 'x', scopes: 'orders:read' }, 'scopes'], [{ name: 5 }, 'name'], [{ name: 'x', expiresAt: ['30d'] }, 'expiresAt']] as const) {
+      const refused = await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload })
+      t.equal(refused.statusCode, 400, `${label}: ${JSON.stringify(payload)} refused, not coerced`)
+      t.match(refused.json().message, field === 'name' ? /non-empty name/ : new RegExp(`^Invalid argument ${field}`))
+    }
+    t.equal((await call({ method: 'POST', url: `${PREFIX}/api/keys/${created.json().apiKey.id}/rotate`, payload: { gracePeriod: null } })).statusCode, 400, 'a null grace period is refused, not read as 0')
+    await app.close()
+  }
+})
+
 eachDatabase(t, async (t, db) => {
   const app = await build(db, { title: 'Partner <keys>', columns: [{ label: 'Name length', value: (k) => k.name.length }] })
   t.teardown(() => app.close())
