@@ -24,7 +24,8 @@ export const errors = {
   BUSY: createError('FST_API_KEY_BUSY', 'Too many API keys waiting to be checked, try again later', 503),
   UNAVAILABLE: createError('FST_API_KEY_UNAVAILABLE', 'API key store is unavailable, try again later', 503),
 
-  ADMIN_CSRF: createError('FST_API_KEY_ADMIN_CSRF', 'Admin API calls must come from the admin page (header x-api-key-admin: 1, same site)', 403),
+  // %s: the header's name, from src/admin/csrf.ts (CSRF_HEADER).
+  ADMIN_CSRF: createError('FST_API_KEY_ADMIN_CSRF', 'Admin API calls must come from the admin page (header %s: 1, same site)', 403),
 
   // Programming errors: thrown at register/startup or by manager calls.
   INVALID_OPTION: createError('FST_API_KEY_INVALID_OPTION', 'Invalid option %s: %s', 500, TypeError),

@@ -2,9 +2,8 @@ import { availableParallelism } from 'node:os'
 import { checkKnown, fail, isPlainObject } from './checks.js'
 import { paramsError, type ScryptParams } from './hash-format.js'
 import { BRAND_RULE, isBrand } from './key-format.js'
-import { DELEGATE_METHODS, type ApiKeyDelegate, type ApiKeyRecord } from './store.js'
-import type { RegisteredApiKey } from './types.js'
-import type { UsableCheck } from './types.js'
+import { DELEGATE_METHODS, type ApiKeyDelegate } from './store.js'
+import type { ApiKeyRecord, RegisteredApiKey, UsableCheck } from './types.js'
 
 export interface ApiKeyManagerOptions {
   /** A Prisma model delegate, e.g. `prisma.apiKey`. */

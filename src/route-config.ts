@@ -1,8 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { errors } from './errors.js'
 import { isScopeName } from './scopes.js'
-import type { ApiKeyScope } from './types.js'
-import type { ApiKeyRecord } from './store.js'
+import type { ApiKeyRecord, ApiKeyScope } from './types.js'
 
 export interface ApiKeyRouteOptions<R extends ApiKeyRecord = ApiKeyRecord> {
   /** No key is fine (request.apiKey stays null); a presented bad key is still a 401. */

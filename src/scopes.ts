@@ -1,6 +1,5 @@
 import { errors } from './errors.js'
-import type { ApiKeyRecord } from './store.js'
-import type { ApiKeyScope } from './types.js'
+import type { ApiKeyRecord, ApiKeyScope } from './types.js'
 
 // Names are words joined by colons (`orders:read`, `admin.users:write`); stored
 // space-separated like OAuth's scope string, so one text column holds them on

@@ -1,4 +1,4 @@
-import type { ApiKeyRecord } from './store.js'
+import type { ApiKeyRecord } from './types.js'
 
 export type ApiKeyStatus = 'active' | 'revoked' | 'expired'
 export const STATUSES: readonly ApiKeyStatus[] = ['active', 'revoked', 'expired']

@@ -1,8 +1,6 @@
 import { errors } from './errors.js'
 import type { ApiKeyRecord, StoredApiKey } from './types.js'
 
-export type { ApiKeyRecord, StoredApiKey } from './types.js'
-
 // Typed structurally, as Prisma's delegates (`prisma.apiKey`) are generic in
 // ways a library cannot name: any model with these methods and the columns
 // above works, whatever it is called.

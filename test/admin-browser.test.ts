@@ -23,7 +23,9 @@ const BASIC = 'Basic ' + Buffer.from(`${USER.username}:${USER.password}`).toStri
 // Flags for a sandboxed, offline machine: no background connections to Google.
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
-t.test('create, use, rotate and revoke a key from the panel', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)` }, async (t) => {
+const SKIP = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`
+
+t.test('create, use, rotate and revoke a key from the panel', { skip: SKIP }, async (t) => {
   mkdirSync(SHOTS, { recursive: true })
   const db = await openDatabase('sqlite')
   t.teardown(() => db.close())
@@ -152,4 +154,38 @@ t.test('create, use, rotate and revoke a key from the panel', { skip: existsSync
   await page.selectOption('#status', 'revoked')
   await page.waitForFunction(() => document.querySelectorAll('#rows .badge.revoked').length === 2 && document.querySelectorAll('#rows tr[data-id]').length === 2)
   t.pass('the status filter shows the two revoked keys')
+})
+
+t.test('the page offers the statuses and page sizes /meta serves', { skip: SKIP }, async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const app = Fastify()
+  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+  await app.register(apiKeyAdmin, { prefix: '/admin', guard: async () => {} })
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  for (let i = 0; i < 12; i++) await app.apiKeys.create({ name: `key ${i}` })
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage()
+  // /meta as served, with other lists: the page must show these, not lists of its own.
+  await page.route('**/admin/api/meta', async (route) => {
+    const response = await route.fetch()
+    await route.fulfill({ response, json: { ...(await response.json()), statuses: ['revoked', 'active'], pageSizes: [10, 25] } })
+  })
+  await page.goto(`${base}/admin/`)
+  await page.waitForSelector('#rows tr[data-id]')
+  const options = async (select: string): Promise<string[]> => await page.locator(`${select} option`).evaluateAll((all) => all.map((o) => (o as HTMLOptionElement).value))
+  t.same(await options('#status'), ['', 'revoked', 'active'], 'the status filter lists the statuses /meta gives')
+  t.same(await options('#page-size'), ['10', '25'], 'the page size choice lists the sizes /meta gives')
+  t.equal(await page.inputValue('#page-size'), '25', 'showing the size the API answered with')
+  t.equal(await page.locator('#rows tr[data-id]').count(), 12)
+
+  await page.selectOption('#page-size', '10')
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr[data-id]').length === 10)
+  t.equal(await page.textContent('#range'), '1–10 of 12', 'a page of 10')
+  await page.click('#next')
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr[data-id]').length === 2)
+  t.equal(await page.textContent('#range'), '11–12 of 12', 'and the rest on the next one')
 })

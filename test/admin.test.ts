@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
 import t from 'tap'
@@ -104,6 +105,34 @@ t.test('the slash redirect stays on the site, whatever the prefix\'s parameters 
   }
 })
 
+// The API's schemas are compiled by the app's Ajv: they hold whether it coerces or strips.
+t.test('the JSON API with an app\'s own Ajv settings', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  for (const customOptions of [{ coerceTypes: false }, { removeAdditional: 'all' as const }, {}]) {
+    const app = Fastify({ ajv: { customOptions } })
+    await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+    await app.register(apiKeyAdmin, { prefix: PREFIX, guard })
+    const call = async (options: InjectOptions): Promise<any> => await app.inject({ ...options, headers: API })
+    const label = JSON.stringify(customOptions)
+    const created = await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: `ajv ${label}`, expiresAt: '30d', scopes: ['orders:read'] } })
+    t.equal(created.statusCode, 201, `${label}: created`)
+    t.match(created.json().apiKey, { name: `ajv ${label}`, scopes: 'orders:read' }, 'with its name and scopes')
+    const listed = (await call({ url: `${PREFIX}/api/keys?pageSize=10&page=1&search=ajv&status=active` })).json()
+    t.same([listed.page, listed.pageSize], [1, 10], 'the query is read')
+    t.ok(listed.items.some((k: any) => k.id === created.json().apiKey.id))
+    const rotated = await call({ method: 'POST', url: `${PREFIX}/api/keys/${created.json().apiKey.id}/rotate`, payload: { gracePeriod: 60_000 } })
+    t.ok(Date.parse(rotated.json().apiKey.previousKeyExpiresAt) > Date.now(), 'the grace period is read')
+    for (const [payload, field] of [[{ name: 'x', scopes: 'orders:read' }, 'scopes'], [{ name: 5 }, 'name'], [{ name: 'x', expiresAt: ['30d'] }, 'expiresAt']] as const) {
+      const refused = await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload })
+      t.equal(refused.statusCode, 400, `${label}: ${JSON.stringify(payload)} refused, not coerced`)
+      t.match(refused.json().message, field === 'name' ? /non-empty name/ : new RegExp(`^Invalid argument ${field}`))
+    }
+    t.equal((await call({ method: 'POST', url: `${PREFIX}/api/keys/${created.json().apiKey.id}/rotate`, payload: { gracePeriod: null } })).statusCode, 400, 'a null grace period is refused, not read as 0')
+    await app.close()
+  }
+})
+
 eachDatabase(t, async (t, db) => {
   const app = await build(db, { title: 'Partner <keys>', columns: [{ label: 'Name length', value: (k) => k.name.length }] })
   t.teardown(() => app.close())
@@ -121,6 +150,7 @@ eachDatabase(t, async (t, db) => {
       const res = await app.inject({ ...route, headers: ADMIN })
       t.equal(res.statusCode, 403, `no header: ${route.method} ${route.url}`)
       t.equal(res.json().code, 'FST_API_KEY_ADMIN_CSRF')
+      t.equal(res.json().message, 'Admin API calls must come from the admin page (header x-api-key-admin: 1, same site)')
       const cross = await app.inject({ ...route, headers: { ...API, 'sec-fetch-site': 'cross-site' } })
       t.equal(cross.statusCode, 403, `cross-site: ${route.method} ${route.url}`)
     }
@@ -160,7 +190,12 @@ eachDatabase(t, async (t, db) => {
     const js = await app.inject({ url: `${PREFIX}/app.js`, headers: ADMIN })
     t.match(js.headers['content-type'], /javascript/)
     t.notMatch(js.body, /innerHTML/, 'the script never renders markup')
-    t.match((await app.inject({ url: `${PREFIX}/app.css`, headers: ADMIN })).headers['content-type'], /text\/css/)
+    const css = await app.inject({ url: `${PREFIX}/app.css`, headers: ADMIN })
+    t.match(css.headers['content-type'], /text\/css/)
+    // Served as shipped, linted and type-checked: the files in assets/admin/.
+    for (const [name, res] of [['app.js', js], ['app.css', css]] as const) {
+      t.equal(res.body, readFileSync(new URL(`../assets/admin/${name}`, import.meta.url), 'utf8'), `${name} is assets/admin/${name}`)
+    }
     t.same((await app.inject({ url: `${PREFIX}/api/meta`, headers: API })).json(), {
       title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100]
     })
@@ -188,6 +223,8 @@ eachDatabase(t, async (t, db) => {
     const second = (await call({ url: `${PREFIX}/api/keys?pageSize=10&page=2` })).json()
     t.ok(second.items.length >= 2)
     t.same(first.items.filter((a: any) => second.items.some((b: any) => b.id === a.id)), [], 'pages do not overlap')
+    const asThePageAsks = (await call({ url: `${PREFIX}/api/keys?page=1&search=&status=` })).json()
+    t.same([asThePageAsks.total, asThePageAsks.pageSize], [first.total, 25], 'an empty search and status filter nothing; the page size is 25 unless asked')
 
     const byName = (await call({ url: `${PREFIX}/api/keys?search=batch%2007` })).json()
     t.same(byName.items.map((k: any) => k.name), ['batch 07'])
@@ -268,12 +305,15 @@ eachDatabase(t, async (t, db) => {
       [{ url: `${PREFIX}/api/keys?status=gone` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ url: `${PREFIX}/api/keys?pageSize=7` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ url: `${PREFIX}/api/keys?page=0` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ url: `${PREFIX}/api/keys?page=abc` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ url: `${PREFIX}/api/keys?search=a&search=b` }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ url: `${PREFIX}/api/keys/missing` }, 404, 'FST_API_KEY_NOT_FOUND'],
       [{ method: 'POST', url: `${PREFIX}/api/keys/missing/revoke`, payload: {} }, 404, 'FST_API_KEY_NOT_FOUND'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: '' } }, 400, 'FST_API_KEY_NAME_REQUIRED'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: 'soon' } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: '2001-01-01' } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: 5 } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: { date: '2099-01-01' } } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, headers: { 'content-type': 'application/json' }, payload: 'null' }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', scopes: ['orders read'] } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
       [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', scopes: 'orders:read' } }, 400, 'FST_API_KEY_INVALID_ARGUMENT'],
@@ -287,6 +327,26 @@ eachDatabase(t, async (t, db) => {
       const res = await app.inject({ ...options, headers: { ...API, ...(options.headers as object) } })
       t.equal(res.statusCode, status, `${options.method ?? 'GET'} ${options.url} ${JSON.stringify(options.payload)}`)
       t.equal(res.json().code, code)
+    }
+  })
+
+  t.test('a refusal names the field and what it takes', async (t) => {
+    const cases: Array<[InjectOptions, string]> = [
+      [{ url: `${PREFIX}/api/keys?status=gone` }, 'Invalid argument query: status must be one of active, revoked, expired'],
+      [{ url: `${PREFIX}/api/keys?pageSize=7` }, 'Invalid argument query: pageSize must be one of 10, 25, 50, 100'],
+      [{ url: `${PREFIX}/api/keys?page=0` }, 'Invalid argument query: page must be a positive integer'],
+      [{ url: `${PREFIX}/api/keys?search=a&search=b` }, 'Invalid argument query: search must be text'],
+      [{ url: `${PREFIX}/api/keys/` }, 'Invalid argument id: expected a non-empty string'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys//revoke`, payload: {} }, 'Invalid argument id: expected a non-empty string'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, headers: { 'content-type': 'application/json' }, payload: 'null' }, 'Invalid argument body: expected a JSON object { name, expiresAt, scopes }'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: 5 } }, 'Invalid argument expiresAt: use a date like 2027-01-31 or a duration like 30d, 12h, 90m, 2w, 1y'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'x', expiresAt: { date: '2099-01-01' } } }, 'Invalid argument expiresAt: use a date like 2027-01-31 or a duration like 30d, 12h, 90m, 2w, 1y'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys/missing/rotate`, headers: { 'content-type': 'application/json' }, payload: '[]' }, 'Invalid argument body: expected a JSON object { gracePeriod } (milliseconds)'],
+      [{ method: 'POST', url: `${PREFIX}/api/keys/missing/revoke`, headers: { 'content-type': 'text/plain' }, payload: '{}' }, 'Invalid argument body: expected a JSON object {}']
+    ]
+    for (const [options, message] of cases) {
+      const res = await app.inject({ ...options, headers: { ...API, ...(options.headers as object) } })
+      t.same([res.statusCode, res.json().code, res.json().message], [400, 'FST_API_KEY_INVALID_ARGUMENT', message], `${options.method ?? 'GET'} ${options.url} ${JSON.stringify(options.payload)}`)
     }
   })
 })

@@ -79,6 +79,12 @@ t.test('nothing in the tarball points at a file left out of it', async (t) => {
   }
 })
 
+// The built admin plugin (dist/admin/) reads its page's files from ../../assets/admin/.
+t.test('the tarball holds the admin page\'s files', async (t) => {
+  for (const name of ['index.html', 'app.css', 'app.js']) t.ok(shipped.has(`assets/admin/${name}`), `assets/admin/${name} is in the tarball`)
+  t.ok(shipped.has('dist/admin/page.js'), 'beside the built plugin that reads them')
+})
+
 t.test('the tarball carries the license package.json names', async (t) => {
   const { license } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   t.equal(license, 'MIT')

@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ApiKeyManager } from '../manager.js'
 import { checkKnown, fail, isPlainObject } from '../checks.js'
-import type { ApiKeyRecord } from '../store.js'
-import type { RegisteredApiKey } from '../types.js'
+import type { ApiKeyRecord, RegisteredApiKey } from '../types.js'
 
 // R defaults to the record the app declared through ApiKeyTypes, as fastify.apiKeys does.
 export interface AdminColumn<R extends ApiKeyRecord = RegisteredApiKey> {

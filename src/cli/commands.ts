@@ -1,6 +1,6 @@
 import type { ApiKeyManager } from '../manager.js'
 import type { ApiKeyStatus } from '../status.js'
-import type { ApiKeyRecord } from '../store.js'
+import type { ApiKeyRecord } from '../types.js'
 import type { Command } from './args.js'
 import { formatDuration } from './expiry.js'
 import { CliError, usageError } from './failure.js'

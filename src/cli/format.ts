@@ -1,5 +1,5 @@
 import type { ApiKeyStatus } from '../status.js'
-import type { ApiKeyRecord } from '../store.js'
+import type { ApiKeyRecord } from '../types.js'
 import { formatPairs, formatTable } from './table.js'
 
 const OWN_FIELDS = new Set(['id', 'prefix', 'name', 'revoked', 'expiresAt', 'createdAt', 'lastUsedAt', 'scopes', 'previousKeyExpiresAt'])

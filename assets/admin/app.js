@@ -1,0 +1,344 @@
+// @ts-check
+// The admin page's script: a module, served by the plugin as it is here (no
+// build step), type-checked against the DOM (test/tsconfig.browser.json).
+// Every value is rendered with textContent, never as markup, so a key name
+// holding HTML stays text; the page's CSP forbids inline script too.
+
+/**
+ * @typedef {{ title: string, columns: string[], statuses: string[], pageSizes: number[] }} Meta
+ * @typedef {{ id: string, name: string, prefix: string, status: string, scopes: string, createdAt: string,
+ *   expiresAt: string | null, lastUsedAt: string | null, previousKeyExpiresAt: string | null,
+ *   columns: Array<string | number | boolean | null> }} Key
+ * @typedef {{ items: Key[], total: number, page: number, pageSize: number }} KeyPage
+ * @typedef {{ apiKey: Key, key: string }} NewKey
+ */
+
+/**
+ * The element with this id, of the type the page's HTML gives it.
+ * @template {HTMLElement} T
+ * @param {string} id
+ * @param {new () => T} type
+ * @returns {T}
+ */
+function element (id, type) {
+  const found = document.getElementById(id)
+  if (!(found instanceof type)) throw new Error(`#${id} is not a ${type.name}`)
+  return found
+}
+/** @param {string} id */
+const $ = (id) => element(id, HTMLElement)
+/** @param {string} id */
+const input = (id) => element(id, HTMLInputElement)
+/** @param {string} id */
+const select = (id) => element(id, HTMLSelectElement)
+/** @param {string} id */
+const dialog = (id) => element(id, HTMLDialogElement)
+/** @param {string} id */
+const button = (id) => element(id, HTMLButtonElement)
+/** @param {string} id */
+const form = (id) => element(id, HTMLFormElement)
+
+// The page size is the API's until one is chosen: the first answer says which.
+/** @type {{ page: number, pageSize: number | null, search: string, status: string, meta: Meta, total: number, current: Key | null }} */
+const state = { page: 1, pageSize: null, search: '', status: '', meta: { title: '', columns: [], statuses: [], pageSizes: [] }, total: 0, current: null }
+
+// The plugin writes the name of its CSRF header into the page (src/admin/csrf.ts).
+const CSRF_HEADER = document.body.dataset.csrfHeader ?? ''
+
+/**
+ * @param {string} path
+ * @param {{ method?: string, body?: string }} [options]
+ * @returns {Promise<any>}
+ */
+async function api (path, options = {}) {
+  const response = await fetch('api/' + path, {
+    ...options,
+    headers: { [CSRF_HEADER]: '1', ...(options.body ? { 'content-type': 'application/json' } : {}) },
+    credentials: 'same-origin'
+  })
+  const body = await response.json().catch(() => ({}))
+  if (!response.ok) throw new Error(body.message || response.statusText)
+  return body
+}
+
+/**
+ * @param {HTMLTableRowElement} row
+ * @param {string} text
+ * @param {string} [className]
+ */
+function cell (row, text, className) {
+  const td = row.insertCell()
+  td.textContent = text
+  if (className) td.className = className
+  return td
+}
+
+/** @param {string | null} value */
+const day = (value) => value ? new Date(value).toLocaleDateString() : '—'
+/** @param {string | null} value */
+const time = (value) => value ? new Date(value).toLocaleString() : '—'
+/** @param {string | number | boolean | null | undefined} value */
+const shown = (value) => value == null ? '—' : String(value)
+
+/** @param {string} status */
+function badge (status) {
+  const span = document.createElement('span')
+  span.className = 'badge ' + status
+  span.textContent = status
+  return span
+}
+
+// Stored space-separated: one chip each, the whole list in the tooltip.
+/**
+ * @param {HTMLTableCellElement} td
+ * @param {string} stored
+ */
+function scopes (td, stored) {
+  if (!stored) {
+    td.textContent = '—'
+    return
+  }
+  td.title = stored
+  for (const scope of stored.split(' ')) {
+    const code = document.createElement('code')
+    code.className = 'scope'
+    code.textContent = scope
+    td.append(code)
+  }
+}
+
+/**
+ * @param {string} id
+ * @param {unknown} error
+ */
+function showError (id, error) {
+  const p = $(id)
+  p.textContent = error instanceof Error ? error.message : error ? String(error) : ''
+  p.hidden = !error
+}
+
+async function load () {
+  const query = new URLSearchParams({ page: String(state.page), search: state.search, status: state.status })
+  if (state.pageSize !== null) query.set('pageSize', String(state.pageSize))
+  try {
+    /** @type {KeyPage} */
+    const data = await api('keys?' + query)
+    state.total = data.total
+    state.pageSize = data.pageSize
+    select('page-size').value = String(data.pageSize)
+    render(data.items, data.pageSize)
+    showError('error', null)
+  } catch (error) {
+    showError('error', error)
+  }
+}
+
+/**
+ * @param {Key[]} items
+ * @param {number} pageSize
+ */
+function render (items, pageSize) {
+  const rows = element('rows', HTMLTableSectionElement)
+  rows.replaceChildren()
+  const width = 8 + state.meta.columns.length
+  if (items.length === 0) {
+    const row = rows.insertRow()
+    const td = cell(row, state.search || state.status ? 'No key matches.' : 'No keys yet: create the first one.', 'empty')
+    td.colSpan = width
+  }
+  for (const key of items) {
+    const row = rows.insertRow()
+    row.dataset.id = key.id
+    cell(row, key.name, 'name')
+    const prefix = document.createElement('code')
+    prefix.textContent = key.prefix
+    cell(row, '').append(prefix)
+    cell(row, '').append(badge(key.status))
+    scopes(cell(row, '', 'scopes'), key.scopes)
+    cell(row, day(key.createdAt))
+    cell(row, day(key.expiresAt))
+    cell(row, time(key.lastUsedAt))
+    for (const value of key.columns) cell(row, shown(value))
+    const actions = cell(row, '')
+    if (key.status !== 'revoked') {
+      const revokeButton = document.createElement('button')
+      revokeButton.type = 'button'
+      revokeButton.className = 'danger'
+      revokeButton.textContent = 'Revoke'
+      revokeButton.addEventListener('click', (event) => { event.stopPropagation(); revoke(key) })
+      actions.append(revokeButton)
+    }
+    row.addEventListener('click', () => details(key))
+  }
+  const first = state.total === 0 ? 0 : (state.page - 1) * pageSize + 1
+  $('range').textContent = first + '–' + Math.min(state.page * pageSize, state.total) + ' of ' + state.total
+  button('prev').disabled = state.page === 1
+  button('next').disabled = state.page * pageSize >= state.total
+}
+
+/** @param {Key} key */
+async function revoke (key) {
+  // The panel's manager forgets the key at once; other instances only once their cached copy expires.
+  if (!confirm('Revoke "' + key.name + '" (' + key.prefix + ')? It is refused at once here; other instances of the app may accept it ' +
+    'until their cached copy expires (their cacheTtl option, 5 seconds by default). This cannot be undone.')) return
+  try {
+    await api('keys/' + encodeURIComponent(key.id) + '/revoke', { method: 'POST', body: '{}' })
+    dialog('detail-dialog').close()
+    await load()
+  } catch (error) {
+    showError('error', error)
+  }
+}
+
+/** @param {Key} key */
+function details (key) {
+  state.current = key
+  $('detail-title').textContent = key.name
+  const list = $('detail')
+  list.replaceChildren()
+  const fields = [['Name', key.name], ['Prefix', key.prefix], ['Status', key.status], ['Id', key.id], ['Created', time(key.createdAt)],
+    ['Expires', time(key.expiresAt)], ['Last used', time(key.lastUsedAt)], ['Scopes', key.scopes ? key.scopes.split(' ').join(', ') : 'none']]
+  // A rotation's grace period: only worth a line while the old secret still works.
+  if (key.status === 'active' && key.previousKeyExpiresAt !== null && new Date(key.previousKeyExpiresAt) > new Date()) {
+    fields.push(['Old secret', 'works until ' + time(key.previousKeyExpiresAt)])
+  }
+  state.meta.columns.forEach((label, i) => fields.push([label, shown(key.columns[i])]))
+  for (const [label, value] of fields) {
+    const dt = document.createElement('dt')
+    dt.textContent = label
+    const dd = document.createElement('dd')
+    dd.textContent = value
+    list.append(dt, dd)
+  }
+  $('detail-revoke').hidden = key.status === 'revoked'
+  // A revoked key cannot be rotated; an expired one would get a secret that is refused too.
+  $('detail-rotate').hidden = key.status !== 'active'
+  dialog('detail-dialog').showModal()
+}
+
+/**
+ * @param {string} key
+ * @param {string} [note]
+ */
+function showNewKey (key, note) {
+  $('new-key').textContent = key
+  $('copy').textContent = 'Copy'
+  $('key-note').textContent = note || ''
+  $('key-note').hidden = !note
+  dialog('key-dialog').showModal()
+}
+
+function rotateEffect () {
+  const grace = select('rotate-grace')
+  $('rotate-effect').textContent = grace.value === '0'
+    ? 'Clients still using the current secret are refused from now on.'
+    : 'Clients have ' + (grace.selectedOptions[0].textContent ?? '').replace('for ', '') + ' to switch to the new key; then the current secret stops working.'
+}
+
+/** @param {Key} key */
+function openRotate (key) {
+  $('rotate-name').textContent = '"' + key.name + '" (' + key.prefix + ')'
+  form('rotate-form').reset()
+  rotateEffect()
+  showError('rotate-error', null)
+  dialog('detail-dialog').close()
+  dialog('rotate-dialog').showModal()
+}
+
+/**
+ * @param {Event} event
+ * @param {Key} key
+ */
+async function rotate (event, key) {
+  event.preventDefault()
+  const gracePeriod = Number(select('rotate-grace').value)
+  try {
+    /** @type {NewKey} */
+    const rotated = await api('keys/' + encodeURIComponent(key.id) + '/rotate', { method: 'POST', body: JSON.stringify({ gracePeriod }) })
+    dialog('rotate-dialog').close()
+    const until = rotated.apiKey.previousKeyExpiresAt
+    showNewKey(rotated.key, gracePeriod === 0 ? 'The old secret no longer works.' : 'The old secret keeps working until ' + time(until) + '.')
+    await load()
+  } catch (error) {
+    showError('rotate-error', error)
+  }
+}
+
+/** @param {Event} event */
+async function create (event) {
+  event.preventDefault()
+  const name = input('create-name').value.trim()
+  const expires = input('create-expires').value
+  const scopes = input('create-scopes').value.split(/[\s,]+/).filter(Boolean)
+  try {
+    // The date as typed: the server reads it, as the CLI does, whatever this browser's time zone.
+    /** @type {NewKey} */
+    const { key } = await api('keys', { method: 'POST', body: JSON.stringify({ name, expiresAt: expires || null, scopes }) })
+    dialog('create-dialog').close()
+    form('create-form').reset()
+    showNewKey(key)
+    state.page = 1
+    await load()
+  } catch (error) {
+    showError('create-error', error)
+  }
+}
+
+/**
+ * Fills a select with one option per value, after those the HTML has.
+ * @param {HTMLSelectElement} list
+ * @param {Array<string | number>} values
+ * @param {(value: string) => string} label
+ */
+function addOptions (list, values, label) {
+  for (const value of values) list.add(new Option(label(String(value)), String(value)))
+}
+
+/** @param {Key | null} key */
+function current (key) {
+  if (key === null) throw new Error('no key is open')
+  return key
+}
+
+async function init () {
+  // What the API accepts, from the API: its statuses and page sizes, the app's extra columns.
+  state.meta = await api('meta')
+  const head = $('head')
+  for (const label of state.meta.columns) {
+    const th = document.createElement('th')
+    th.textContent = label
+    head.insertBefore(th, head.lastElementChild)
+  }
+  addOptions(select('status'), state.meta.statuses, (status) => status[0].toUpperCase() + status.slice(1))
+  addOptions(select('page-size'), state.meta.pageSizes, (size) => size)
+  $('new').addEventListener('click', () => { showError('create-error', null); dialog('create-dialog').showModal() })
+  $('create-cancel').addEventListener('click', () => dialog('create-dialog').close())
+  form('create-form').addEventListener('submit', create)
+  form('create-form').addEventListener('input', () => showError('create-error', null))
+  $('copy').addEventListener('click', async () => {
+    await navigator.clipboard.writeText($('new-key').textContent ?? '')
+    $('copy').textContent = 'Copied'
+  })
+  // Closing the dialog drops the only copy the page holds.
+  dialog('key-dialog').addEventListener('close', () => { $('new-key').textContent = '' })
+  $('key-done').addEventListener('click', () => dialog('key-dialog').close())
+  $('detail-close').addEventListener('click', () => dialog('detail-dialog').close())
+  $('detail-revoke').addEventListener('click', () => revoke(current(state.current)))
+  $('detail-rotate').addEventListener('click', () => openRotate(current(state.current)))
+  select('rotate-grace').addEventListener('change', rotateEffect)
+  $('rotate-cancel').addEventListener('click', () => dialog('rotate-dialog').close())
+  form('rotate-form').addEventListener('submit', (event) => rotate(event, current(state.current)))
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer
+  input('search').addEventListener('input', () => {
+    clearTimeout(timer)
+    timer = setTimeout(() => { state.search = input('search').value.trim(); state.page = 1; load() }, 200)
+  })
+  select('status').addEventListener('change', () => { state.status = select('status').value; state.page = 1; load() })
+  select('page-size').addEventListener('change', () => { state.pageSize = Number(select('page-size').value); state.page = 1; load() })
+  $('prev').addEventListener('click', () => { state.page--; load() })
+  $('next').addEventListener('click', () => { state.page++; load() })
+  await load()
+}
+
+init().catch((error) => showError('error', error))

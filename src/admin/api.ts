@@ -1,0 +1,118 @@
+import type { FastifyInstance, FastifySchemaValidationError } from 'fastify'
+import { errors } from '../errors.js'
+import { EXPIRY_FORMATS, readExpiry } from '../expiry.js'
+import type { ApiKeyManager } from '../manager.js'
+import { STATUSES, type ApiKeyStatus } from '../status.js'
+import type { ApiKeyRecord } from '../types.js'
+import type { AdminSettings } from './options.js'
+
+const PAGE_SIZES = [10, 25, 50, 100]
+const DEFAULT_PAGE_SIZE = 25
+
+// The query holds text whatever the app's Ajv settings (coerceTypes: false
+// included): sizes and pages are matched as text and read as numbers here.
+const LIST_QUERY = {
+  type: 'object',
+  properties: {
+    status: { enum: ['', ...STATUSES] },
+    pageSize: { enum: PAGE_SIZES.map(String) },
+    page: { type: 'string', pattern: '^[1-9][0-9]{0,8}$' },
+    search: { type: 'string' }
+  }
+} as const
+const ID = { type: 'object', properties: { id: { type: 'string', minLength: 1 } } } as const
+
+// A body is a JSON object: a form or text/plain body (what another site could
+// send) never reaches the manager. Its fields are listed (an app's Ajv with
+// removeAdditional: 'all' keeps them) but typed only where nothing is lost:
+// Fastify's default Ajv coerces, and would turn "orders:read" into
+// ["orders:read"] or a null gracePeriod into 0, which the manager (the one
+// check of names, scopes and grace periods, for the API, the CLI and this
+// panel) refuses with its own message.
+const CREATE_BODY = { type: 'object', properties: { name: {}, expiresAt: { type: ['string', 'null'] }, scopes: {} } } as const
+const ROTATE_BODY = { type: 'object', properties: { gracePeriod: {} } } as const
+const REVOKE_BODY = { type: 'object' } as const
+
+// What a schema's refusal says: the field and the rule, as a 400 FST_API_KEY_INVALID_ARGUMENT.
+const RULES: Record<string, [argument: string, message: string]> = {
+  '/status': ['query', `status must be one of ${STATUSES.join(', ')}`],
+  '/pageSize': ['query', `pageSize must be one of ${PAGE_SIZES.join(', ')}`],
+  '/page': ['query', 'page must be a positive integer'],
+  '/search': ['query', 'search must be text'],
+  '/expiresAt': ['expiresAt', EXPIRY_FORMATS],
+  '/id': ['id', 'expected a non-empty string']
+}
+
+/** A route's answer to input its schema refuses; `example` shows the body it takes. */
+function refusal (example = '{}') {
+  return (problems: FastifySchemaValidationError[]): Error => {
+    const [argument, message] = RULES[problems[0].instancePath] ?? ['body', `expected a JSON object ${example}`]
+    return new errors.INVALID_ARGUMENT(argument, message)
+  }
+}
+
+interface ListQuery { status?: '' | ApiKeyStatus, pageSize?: string, page?: string, search?: string }
+interface Id { id: string }
+
+/** The panel's JSON routes, registered in the scope whose hook refuses cross-site calls. */
+export function adminApi (fastify: FastifyInstance, settings: AdminSettings): void {
+  const manager = settings.manager as ApiKeyManager<ApiKeyRecord>
+  const view = (apiKey: ApiKeyRecord): Record<string, unknown> => ({
+    ...apiKey,
+    status: manager.status(apiKey),
+    columns: settings.columns.map((column) => column.value(apiKey))
+  })
+  // Every route of the scope: a schema's refusal is this API's coded 400, not Fastify's FST_ERR_VALIDATION.
+  fastify.setSchemaErrorFormatter(refusal())
+
+  fastify.get('/meta', async () => ({
+    title: settings.title,
+    columns: settings.columns.map((column) => column.label),
+    statuses: STATUSES,
+    pageSizes: PAGE_SIZES
+  }))
+
+  fastify.get<{ Querystring: ListQuery }>('/keys', { schema: { querystring: LIST_QUERY } }, async (request) => {
+    const { status, search = '' } = request.query
+    const pageSize = Number(request.query.pageSize ?? DEFAULT_PAGE_SIZE)
+    const page = Number(request.query.page ?? 1)
+    const text = search.trim().slice(0, 100)
+    const where = text === '' ? {} : { OR: [{ name: { contains: text } }, { prefix: { startsWith: text } }] }
+    const { items, total } = await manager.list({ status: status === '' ? undefined : status, where, take: pageSize, skip: (page - 1) * pageSize })
+    return { items: items.map(view), total, page, pageSize }
+  })
+
+  fastify.get<{ Params: Id }>('/keys/:id', { schema: { params: ID } }, async (request) => {
+    const apiKey = await manager.get(request.params.id)
+    if (apiKey === null) throw new errors.NOT_FOUND(request.params.id)
+    return view(apiKey)
+  })
+
+  // With rotate, the only responses that ever hold a plaintext key.
+  type CreateBody = { name?: unknown, expiresAt?: string | null, scopes?: unknown }
+  const create = { schema: { body: CREATE_BODY }, schemaErrorFormatter: refusal('{ name, expiresAt, scopes }') }
+  fastify.post<{ Body: CreateBody }>('/keys', create, async (request, reply) => {
+    const { name, expiresAt, scopes } = request.body
+    // The manager checks the name and the scopes: a bad one is its 400, shown in the page.
+    const { apiKey, key } = await manager.create({ name: name as string, expiresAt: parseExpiry(expiresAt), ...(scopes === undefined ? {} : { scopes: scopes as string[] }) })
+    return await reply.code(201).send({ apiKey: view(apiKey), key })
+  })
+
+  const rotate = { schema: { params: ID, body: ROTATE_BODY }, schemaErrorFormatter: refusal('{ gracePeriod } (milliseconds)') }
+  fastify.post<{ Params: Id, Body: { gracePeriod?: unknown } }>('/keys/:id/rotate', rotate, async (request) => {
+    const { apiKey, key } = await manager.rotate(request.params.id, { gracePeriod: request.body.gracePeriod as number | undefined })
+    return { apiKey: view(apiKey), key }
+  })
+
+  const revoke = { schema: { params: ID, body: REVOKE_BODY } }
+  fastify.post<{ Params: Id }>('/keys/:id/revoke', revoke, async (request) => view(await manager.revoke(request.params.id)))
+}
+
+// The text as typed in the form, read as the CLI reads --expires (src/expiry.ts):
+// the server decides what a date means, not the browser's time zone.
+function parseExpiry (text: string | null | undefined): Date | null {
+  if (text === undefined || text === null || text === '') return null
+  const expiry = readExpiry(text, new Date())
+  if ('problem' in expiry) throw new errors.INVALID_ARGUMENT('expiresAt', expiry.problem)
+  return expiry.value
+}
