@@ -166,7 +166,8 @@ eachDatabase(t, async (t, db) => {
     await first.apiKeys.revoke(apiKey.id)
     t.equal(await call(first), 'FST_API_KEY_REVOKED', 'the instance that revoked: at once')
     t.equal(await call(strict), 'FST_API_KEY_REVOKED', 'TTL 0: at once')
-    t.equal(await call(slow), 'ok', 'within its TTL the other instance still trusts its copy')
+    // Within its TTL the other instance may still trust its copy (its refresher
+    // may also have re-read the row already): no assertion either way.
     await sleep(1600)
     t.equal(await call(slow), 'FST_API_KEY_REVOKED', 'after its TTL: refused')
   })

@@ -40,7 +40,7 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
 `,
   create: page('create --name <name> [options]', 'Creates a key and prints it once, then its record. Store the key now: only its hash is kept.', [
     ['--name <name>', 'what the key is for (required)'],
-    ['--expires <when>', 'a date (2027-01-31: works through that day, UTC), a time with its zone\n(2027-01-31T12:00Z) or a duration from now: 90m, 12h, 30d, 2w, 1y; default never'],
+    ['--expires <when>', 'a date (2027-01-31: works through that day, UTC), a time with its\nzone (2027-01-31T12:00Z) or a duration from now: 90m, 12h, 30d, 2w, 1y;\ndefault never'],
     ['--scope <scope>', 'what the key may do: orders:read, orders:* or * (quote it); repeatable,\nor several at once: --scope "orders:read,orders:write"; default none'],
     ['--field <name=value>', 'an extra column of your model, as a string; name:=<JSON> for\nnumbers, booleans and null (orgId:=42); repeatable'],
     ['--json', 'print { apiKey, key } as JSON']
