@@ -1,21 +1,29 @@
-// npm run bench: every row side by side in one run, each server in its own
-// process and the load generator (autocannon) in another, over real HTTP on
-// 127.0.0.1. With taskset, the server is pinned to core 0 and the load to
-// core 1. Prints req/s, p50 and p99 latency and each row's ratio to (a).
+// npm run bench: what a protected route costs next to an open one, measured
+// so that the load generator is never the ceiling. Each server runs in its
+// own process pinned to core 0; wrk (one thread) runs pinned to core 1. The
+// rows are measured in interleaved rounds (every row once per round, after a
+// short unmeasured warm-up); a row's ratio is the median of its per-round
+// ratios to the open route's req/s in the same round. Server CPU comes from
+// /proc/<pid>/stat (every thread of the server, hashing threads included).
+// Before anything else the open route must keep its server's core busy:
+// then the server, not wrk, is what is measured.
 //
-// Options: --duration 10 (s per row), --connections 50, --keys 10000 (row d),
-// --cold 600 (keys for row f), --requests 1000000 (row h), --databases
-// sqlite,postgresql (postgresql runs when BENCH_POSTGRES_URL or
-// TEST_POSTGRES_URL is set), --quick (short rows and few keys, to try it out).
-// BENCH_NO_PIN=1 leaves scheduling to the OS (the hashing thread then gets a
-// core of its own instead of sharing the server's).
+// Then two bursts of keys the server never saw, sent from 50 connections by
+// bench/burst.ts (pinned to core 1) while a probe times the open route: 300
+// new keys on a warm server, and a restart (a fresh server, --restart keys).
+//
+// Options: --rounds 7, --seconds 5 (per row per round), --connections 50,
+// --keys 10000 (the many-keys row), --cold 300, --restart 10000, --databases
+// sqlite,postgresql (postgresql when BENCH_POSTGRES_URL or TEST_POSTGRES_URL
+// is set), --quick (3 short rounds and few keys, to try it out).
 import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { createApiKeyManager } from '../src/index.ts'
-import { randomBase62, SECRET_LENGTH, withChecksum } from '../src/key-format.ts'
 import { DEFAULTS } from '../src/options.ts'
 import { createBenchDatabase, dropBenchDatabase, openBenchDatabase, type BenchDatabase } from './database.ts'
 import type { ServerSettings } from './server.ts'
@@ -23,55 +31,110 @@ import { startServer as spawnServer, type Server } from './server-process.ts'
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '7' },
+    seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
     keys: { type: 'string', default: '10000' },
-    cold: { type: 'string', default: '600' },
-    requests: { type: 'string', default: '1000000' },
+    cold: { type: 'string', default: '300' },
+    restart: { type: 'string', default: '10000' },
     databases: { type: 'string', default: 'sqlite,postgresql' },
     quick: { type: 'boolean', default: false }
   }
 })
 const quick = values.quick
-const duration = quick ? 3 : Number(values.duration)
+const rounds = quick ? 3 : Number(values.rounds)
+const seconds = quick ? 2 : Number(values.seconds)
 const connections = Number(values.connections)
-const manyKeys = quick ? 500 : Number(values.keys)
-const coldKeys = quick ? 150 : Number(values.cold)
-const memoryRequests = quick ? 50_000 : Number(values.requests)
+const manyKeys = quick ? 1000 : Number(values.keys)
+const coldKeys = quick ? 100 : Number(values.cold)
+const restartKeys = quick ? 300 : Number(values.restart)
 const FAST = { ln: 10 }
 
-const pinned = process.env.BENCH_NO_PIN === undefined && spawnSync('taskset', ['-c', '0', 'true']).status === 0 && availableParallelism() >= 2
+if (spawnSync('wrk', ['--version']).error !== undefined) {
+  console.error('npm run bench needs wrk, the HTTP load generator: apt-get install wrk (Debian, Ubuntu), brew install wrk (macOS)')
+  process.exit(1)
+}
+const pinned = spawnSync('taskset', ['-c', '0', 'true']).status === 0 && availableParallelism() >= 2
+if (!pinned) console.error('warning: taskset or a second core is missing: the server and wrk share cores, figures are not comparable')
 const pin = (core: number, args: string[]): [string, string[]] => pinned ? ['taskset', ['-c', String(core), ...args]] : [args[0], args.slice(1)]
 const tsx = [process.execPath, '--import', 'tsx']
+const TICK_US = 1e6 / Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || 100)
 
-interface Load { requests: number, rps: number, p50: number, p99: number, statuses: Record<string, number>, errors: number }
+const startServer = async (settings: ServerSettings): Promise<Server> => await spawnServer(settings, pin(0, tsx))
 
-async function startServer (settings: ServerSettings): Promise<Server> {
-  return await spawnServer(settings, pin(0, tsx))
+/** CPU time (µs) a process has used, all its threads, from /proc. */
+async function cpuMicros (pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US
 }
 
-async function load (url: string, options: { connections?: number, duration?: number, amount?: number, keys?: string[], headers?: Record<string, string> } = {}): Promise<Load> {
-  let keysFile: string | undefined
-  if (options.keys !== undefined) {
-    keysFile = join(tmpdir(), `bench-keys-${process.pid}-${Math.random().toString(36).slice(2)}.txt`)
-    writeFileSync(keysFile, options.keys.join('\n'))
-  }
-  const settings = { url, headers: options.headers, connections: options.connections ?? connections, duration: options.amount === undefined ? (options.duration ?? duration) : undefined, amount: options.amount, keysFile }
-  const [command, args] = pin(1, [...tsx, 'bench/load.ts'])
-  const child = spawn(command, args, { env: { ...process.env, BENCH_LOAD: JSON.stringify(settings) }, stdio: ['ignore', 'pipe', 'inherit'] })
+function keysFile (keys: string[]): string {
+  const file = join(tmpdir(), `bench-keys-${process.pid}-${Math.random().toString(36).slice(2)}.txt`)
+  writeFileSync(file, keys.join('\n'))
+  return file
+}
+
+interface Wrk { requests: number, micros: number, errors: number, non2xx: number, p50: number, p99: number, max: number }
+
+async function wrk (url: string, target: Target, secs: number): Promise<Wrk> {
+  const headers = Object.entries(target.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`])
+  const [command, args] = pin(1, ['wrk', '-t1', `-c${connections}`, `-d${secs}s`, '--latency', '-s', 'bench/wrk.lua', ...headers, url])
+  const child = spawn(command, args, { env: { ...process.env, BENCH_KEYS: target.keysFile ?? '' }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (chunk) => { out += chunk })
   const code = await new Promise((resolve) => child.once('exit', resolve))
-  if (code !== 0) throw new Error(`load generator exited with ${String(code)}`)
-  return JSON.parse(out.trim().split('\n').at(-1) as string) as Load
+  if (code !== 0) throw new Error(`wrk exited with ${String(code)}`)
+  return JSON.parse(out.trim().split('\n').at(-1) as string) as Wrk
 }
+
+interface Target {
+  id: string
+  name: string
+  server: Server
+  path: string
+  headers?: Record<string, string>
+  keysFile?: string
+  /** stopped (SIGSTOP) between its rounds: its background work must not land on other rows */
+  pause?: boolean
+  warmup?: number
+}
+
+interface Round { rps: number, cpuPerRequest: number, cpuShare: number, p50: number, p99: number, bad: number }
+
+async function measureRound (target: Target): Promise<Round> {
+  if (target.pause === true) process.kill(target.server.pid, 'SIGCONT')
+  const url = `${target.server.url}${target.path}`
+  await wrk(url, target, target.warmup ?? 1)
+  const cpu = await cpuMicros(target.server.pid)
+  const started = performance.now()
+  const result = await wrk(url, target, seconds)
+  const wall = (performance.now() - started) * 1000
+  const used = await cpuMicros(target.server.pid) - cpu
+  if (target.pause === true) process.kill(target.server.pid, 'SIGSTOP')
+  return {
+    rps: result.requests / (result.micros / 1e6),
+    cpuPerRequest: used / result.requests,
+    cpuShare: used / wall,
+    p50: result.p50 / 1000,
+    p99: result.p99 / 1000,
+    bad: result.non2xx + result.errors
+  }
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+const fixed = (n: number, digits = 2): string => n.toFixed(digits)
 
 async function createKeys (db: BenchDatabase, count: number, scrypt?: { ln: number }): Promise<string[]> {
   const { prisma, close } = await openBenchDatabase(db)
   const manager = createApiKeyManager({ model: prisma.apiKey, scrypt, hashThreads: availableParallelism() })
   const keys: string[] = []
-  for (let i = 0; i < count; i += 32) {
-    const batch = Array.from({ length: Math.min(32, count - i) }, async (_, j) => (await manager.create({ name: `bench ${i + j}` })).key)
+  for (let i = 0; i < count; i += 64) {
+    const batch = Array.from({ length: Math.min(64, count - i) }, async (_, j) => (await manager.create({ name: `bench ${i + j}` })).key)
     keys.push(...await Promise.all(batch))
   }
   await manager.close()
@@ -79,116 +142,118 @@ async function createKeys (db: BenchDatabase, count: number, scrypt?: { ln: numb
   return keys
 }
 
-const wrongSecret = (key: string): string => withChecksum(`${key.slice(0, key.indexOf('.'))}.${randomBase62(SECRET_LENGTH)}`)
-const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(0)
-const other = (l: Load): number => l.statuses['4xx'] + l.statuses['5xx'] + l.errors
+interface Burst { keys: number, seconds: number, statuses: Record<string, number>, quiet: Latency, during: Latency }
+interface Latency { p50: number, p99: number, max: number, count: number }
 
-// Each measured row is preceded by a short unmeasured run on the same route,
-// so the server's JIT is warm and rows compare steady states.
-async function measured (url: string, options: Parameters<typeof load>[1] = {}): Promise<Load> {
-  await load(url, { ...options, duration: Math.min(2, duration) })
-  return await load(url, options)
+async function burst (server: Server, keys: string[], quietMs: number): Promise<Burst> {
+  const file = keysFile(keys)
+  const [command, args] = pin(1, [...tsx, 'bench/burst.ts'])
+  const settings = { url: server.url, keysFile: file, connections, quietMs }
+  const child = spawn(command, args, { env: { ...process.env, BENCH_BURST: JSON.stringify(settings) }, stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (chunk) => { out += chunk })
+  const code = await new Promise((resolve) => child.once('exit', resolve))
+  if (code !== 0) throw new Error(`burst client exited with ${String(code)}`)
+  return JSON.parse(out.trim().split('\n').at(-1) as string) as Burst
 }
 
-type Row = [string, string, Load, string?]
-function table (rows: Row[], base: Load): void {
-  console.log('| row | server | req/s | p50 ms | p99 ms | ratio to (a) | non-2xx | notes |')
+const log = (line: string): void => { process.stderr.write(`${line}\n`) }
+
+console.log(`# npm run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\n`)
+console.log(`Node ${process.version}, ${availableParallelism()} cores; ${pinned ? 'servers pinned to core 0, wrk and the burst client to core 1' : 'NOT pinned'}; ` +
+  `wrk -t1 -c${connections}; ${rounds} interleaved rounds of ${seconds} s per row, after a warm-up; default scrypt (ln=12) and hashThreads (${DEFAULTS.hashThreads}) unless noted\n`)
+
+const databases = values.databases.split(',').filter((name) => name === 'sqlite' || process.env.BENCH_POSTGRES_URL !== undefined || process.env.TEST_POSTGRES_URL !== undefined) as Array<'sqlite' | 'postgresql'>
+const dbs = new Map<string, BenchDatabase>()
+for (const provider of databases) dbs.set(provider, await createBenchDatabase(provider))
+const sqlite = dbs.get('sqlite') as BenchDatabase
+const servers: Server[] = []
+const serve = async (settings: ServerSettings): Promise<Server> => {
+  const server = await startServer(settings)
+  servers.push(server)
+  return server
+}
+
+try {
+  log('creating keys...')
+  const [one] = await createKeys(sqlite, 1)
+  const many = await createKeys(sqlite, manyKeys, FAST)
+  const bearerKey = 'a'.repeat(32)
+  const targets: Target[] = [
+    { id: 'a', name: 'Fastify, open route', server: await serve({ guard: 'none' }), path: '/open' },
+    { id: 'b', name: '@fastify/bearer-auth, 1 key', server: await serve({ guard: 'bearer', bearerKey }), path: '/protected', headers: { authorization: `Bearer ${bearerKey}` } },
+    { id: 'c', name: 'ours, 1 key, warm', server: await serve({ guard: 'api-key', database: sqlite }), path: '/protected', headers: { authorization: `Api-Key ${one}` } }
+  ]
+  const manyServer = await serve({ guard: 'api-key', database: sqlite, scrypt: FAST })
+  log(`warming ${many.length} keys...`)
+  const warmed = await burst(manyServer, many, 0)
+  targets.push({ id: 'd', name: `ours, ${many.length} keys round-robin, warm (ln=10 hashes)`, server: manyServer, path: '/protected', keysFile: keysFile(many), pause: true, warmup: 3 })
+  for (const [provider, db] of dbs) {
+    const [key] = provider === 'sqlite' ? [one] : await createKeys(db, 1)
+    targets.push({ id: `e ${provider}`, name: `ours, cacheTtl 0 (a query per request), ${provider}`, server: await serve({ guard: 'api-key', database: db, cacheTtl: 0 }), path: '/protected', headers: { authorization: `Api-Key ${key}` } })
+  }
+
+  const results = new Map<string, Round[]>(targets.map((target) => [target.id, []]))
+  for (let round = 0; round < rounds; round++) {
+    log(`round ${round + 1} of ${rounds}`)
+    // Each round starts at another row, so no row always follows the same one.
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[(i + round) % targets.length]
+      ;(results.get(target.id) as Round[]).push(await measureRound(target))
+    }
+  }
+  const open = results.get('a') as Round[]
+  const share = median(open.map((r) => r.cpuShare))
+  console.log(`The open route kept its server at ${fixed(share * 100, 0)}% of a core (median of rounds; ${open.map((r) => fixed(r.cpuShare * 100, 0)).join(', ')}%): ` +
+    (share >= 0.9 ? 'server-bound, wrk is not the ceiling.\n' : 'NOT server-bound: wrk or the machine is the ceiling, the ratios below understate the cost.\n'))
+  console.log('| row | target | req/s | ratio to (a), median (min–max) | server CPU µs/req (vs a) | p50 ms | p99 ms | non-2xx |')
   console.log('|---|---|---|---|---|---|---|---|')
-  for (const [id, name, l, note] of rows) {
-    console.log(`| ${id} | ${name} | ${l.rps.toFixed(0)} | ${l.p50} | ${l.p99} | ${(l.rps / base.rps).toFixed(2)} | ${other(l)} | ${note ?? ''} |`)
+  const openCpu = median(open.map((r) => r.cpuPerRequest))
+  for (const target of targets) {
+    const rows = results.get(target.id) as Round[]
+    const ratios = rows.map((r, i) => r.rps / open[i].rps)
+    const cpu = median(rows.map((r) => r.cpuPerRequest))
+    console.log(`| ${target.id} | ${target.name} | ${fixed(median(rows.map((r) => r.rps)), 0)} | ${fixed(median(ratios), 3)} (${fixed(Math.min(...ratios), 3)}–${fixed(Math.max(...ratios), 3)}) | ` +
+      `${fixed(cpu, 1)} (${cpu >= openCpu ? '+' : ''}${fixed(cpu - openCpu, 1)}) | ${fixed(median(rows.map((r) => r.p50)))} | ${fixed(median(rows.map((r) => r.p99)))} | ${rows.reduce((sum, r) => sum + r.bad, 0)} |`)
   }
-}
+  console.log(`\n(d) warm-up: ${warmed.keys} first checks in ${fixed(warmed.seconds, 1)} s.`)
 
-async function measure (provider: 'sqlite' | 'postgresql', open: Load, bearer: Load): Promise<void> {
-  console.log(`\n## ${provider}\n`)
-  const rows: Row[] = [['a', 'Fastify, open route', open], ['b', '@fastify/bearer-auth, 1 key', bearer]]
-  const notes: string[] = []
-  const db = await createBenchDatabase(provider)
-  try {
-    const [one] = await createKeys(db, 1)
+  // The many-keys server left alone: what keeping its rows fresh costs, and its longest event-loop turn.
+  process.kill(manyServer.pid, 'SIGCONT')
+  await sleep(3000)
+  await manyServer.reset()
+  const idleCpu = await cpuMicros(manyServer.pid)
+  const idleSeconds = quick ? 5 : 20
+  await sleep(idleSeconds * 1000)
+  const idleUsed = await cpuMicros(manyServer.pid) - idleCpu
+  const idleStats = await manyServer.stats()
+  console.log(`(d) idle with ${many.length} cached rows: ${fixed(idleUsed / idleSeconds / 1000, 1)} ms CPU per second keeping them fresh ` +
+    `(${fixed(idleUsed / idleSeconds / many.length, 2)} µs per row per second); longest event-loop delay ${fixed(idleStats.maxDelayMs, 1)} ms.`)
+  process.kill(manyServer.pid, 'SIGSTOP')
 
-    let server = await startServer({ guard: 'api-key', database: db })
-    await load(`${server.url}/protected`, { amount: 1, connections: 1, keys: [one] })
-    rows.push(['c', 'ours, 1 key, warm', await measured(`${server.url}/protected`, { keys: [one] })])
+  log(`creating ${coldKeys + restartKeys} keys at the default parameters...`)
+  const cold = await createKeys(sqlite, coldKeys)
+  const restart = await createKeys(sqlite, restartKeys)
+
+  const coldServer = await serve({ guard: 'api-key', database: sqlite })
+  // What any server pays once (the first query, the first hash) is paid before the burst.
+  await burst(coldServer, [one], 0)
+  await coldServer.reset()
+  const c = await burst(coldServer, cold, 2000)
+  const cStats = await coldServer.stats()
+  console.log(`\n(f) cold burst: ${c.keys} new keys from ${connections} connections in ${fixed(c.seconds, 2)} s: ${fixed(c.keys / c.seconds, 1)} verifications/s ` +
+    `(${fixed(c.keys / c.seconds / DEFAULTS.hashThreads, 1)} per hashing thread), answers ${JSON.stringify(c.statuses)} (${c.statuses[503] ?? 0} 503 BUSY at hashQueue ${DEFAULTS.hashQueue}); ` +
+    `event-loop max delay ${fixed(cStats.maxDelayMs, 1)} ms; open route p50/p99/max ${fixed(c.during.p50)}/${fixed(c.during.p99)}/${fixed(c.during.max)} ms during it, ` +
+    `${fixed(c.quiet.p50)}/${fixed(c.quiet.p99)}/${fixed(c.quiet.max)} ms quiet (p99 x${fixed(c.during.p99 / c.quiet.p99)}).`)
+
+  const fresh = await serve({ guard: 'api-key', database: sqlite })
+  const r = await burst(fresh, restart, 0)
+  console.log(`(g) restart: a fresh server took ${r.keys} keys it never saw from ${connections} connections; every key had its 200 after ${fixed(r.seconds, 1)} s; ` +
+    `answers ${JSON.stringify(r.statuses)}: ${Object.entries(r.statuses).filter(([status]) => status.startsWith('5')).reduce((sum, [, n]) => sum + n, 0)} 5xx.`)
+} finally {
+  for (const server of servers) {
+    process.kill(server.pid, 'SIGCONT')
     await server.stop()
-
-    process.stderr.write(`creating ${manyKeys} keys...\n`)
-    const many = await createKeys(db, manyKeys, FAST)
-    // Row h sends wrong secrets on purpose: each prefix may cost one hash, then
-    // its wrong secrets are refused at once (no throttleDelay) for the whole run.
-    server = await startServer({
-      guard: 'api-key', database: db, scrypt: FAST, hashThreads: availableParallelism(), throttleDelay: 0, maxFailures: 1, failureWindow: 3_600_000
-    })
-    process.stderr.write('warming them...\n')
-    const warm = await load(`${server.url}/protected`, { amount: many.length, connections: 8, keys: many })
-    rows.push(['d', `ours, ${many.length} keys round-robin, warm`, await measured(`${server.url}/protected`, { keys: many })])
-    const before = await server.stats()
-    const variants = Array.from({ length: manyKeys * 9 }, (_, i) => wrongSecret(many[i % many.length]))
-    const distinct = [...many, ...variants]
-    process.stderr.write(`${memoryRequests} requests over ${distinct.length} keys...\n`)
-    const memory = await load(`${server.url}/protected`, { amount: memoryRequests, keys: distinct })
-    const after = await server.stats()
-    await server.stop()
-    notes.push(`(d) warm-up: ${warm.requests} first checks at scrypt ln=${FAST.ln} took ${(warm.requests / warm.rps).toFixed(1)} s (${other(warm)} not 2xx)`)
-    notes.push(`(h) memory: ${memory.requests} requests over ${distinct.length} distinct keys (${many.length} valid, the rest wrong secrets of their prefixes; server with maxFailures 1, throttleDelay 0): ` +
-      `peak RSS ${mb(before.maxRss)} MB before, ${mb(after.maxRss)} MB after (+${mb(after.maxRss - before.maxRss)} MB); RSS now ${mb(after.rss)} MB`)
-
-    server = await startServer({ guard: 'api-key', database: db, cacheTtl: 0 })
-    await load(`${server.url}/protected`, { amount: 1, connections: 1, keys: [one] })
-    rows.push(['e', 'ours, record TTL 0 (a query per request)', await measured(`${server.url}/protected`, { keys: [one] })])
-    await server.stop()
-
-    process.stderr.write(`creating ${coldKeys} keys at the default parameters...\n`)
-    const cold = await createKeys(db, coldKeys)
-    server = await startServer({ guard: 'api-key', database: db })
-    // Warm what a restart pays once (the first Prisma query loads its query
-    // compiler, the first hash starts a thread) before the loop is watched.
-    await load(`${server.url}/open`, { amount: 100, connections: 1 })
-    await load(`${server.url}/protected`, { amount: 1, connections: 1, keys: [one] })
-    await server.reset()
-    const f = await load(`${server.url}/protected`, { amount: cold.length, keys: cold })
-    const fStats = await server.stats()
-    const threads = DEFAULTS.hashThreads
-    rows.push(['f', 'ours, cold (a new key each request)', f, `${(f.rps / threads).toFixed(1)} verifications/s per hashing core; event loop max delay ${fStats.maxDelayMs.toFixed(1)} ms; peak RSS ${mb(fStats.maxRss)} MB`])
-    await server.stop()
-
-    server = await startServer({ guard: 'api-key', database: db })
-    await load(`${server.url}/protected`, { amount: 1, connections: 1, keys: [one] })
-    const quiet = await measured(`${server.url}/open`, { connections: 10 })
-    await server.reset()
-    const flood = Array.from({ length: 5000 }, () => wrongSecret(one))
-    const [flooded, attack] = await Promise.all([
-      load(`${server.url}/open`, { connections: 10 }),
-      load(`${server.url}/protected`, { connections, keys: flood })
-    ])
-    const gStats = await server.stats()
-    rows.push(['g', 'open route during a flood of wrong secrets for one prefix', flooded,
-      `p99 ${flooded.p99} ms vs ${quiet.p99} ms without the flood (x${(flooded.p99 / Math.max(quiet.p99, 1)).toFixed(2)}); flood: ${attack.rps.toFixed(0)} req/s, ${attack.statuses['2xx']} passed; event loop max delay ${gStats.maxDelayMs.toFixed(1)} ms`])
-    await server.stop()
-  } finally {
-    await dropBenchDatabase(db)
   }
-  table(rows, open)
-  console.log()
-  for (const note of notes) console.log(`- ${note}`)
-}
-
-console.log(`# npm run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`)
-console.log(`\nNode ${process.version}, ${availableParallelism()} cores, ${pinned ? 'server pinned to core 0, load generator to core 1' : 'no pinning (taskset unavailable)'}; ` +
-  `${duration} s per row, ${connections} connections, autocannon; default scrypt ln=12 unless noted`)
-
-const plain = await startServer({ guard: 'none' })
-const open = await measured(`${plain.url}/open`)
-await plain.stop()
-const bearerKey = 'a'.repeat(32)
-const bearerServer = await startServer({ guard: 'bearer', bearerKey })
-const bearer = await measured(`${bearerServer.url}/protected`, { headers: { authorization: `Bearer ${bearerKey}` } })
-await bearerServer.stop()
-
-for (const provider of values.databases.split(',') as Array<'sqlite' | 'postgresql'>) {
-  if (provider === 'postgresql' && process.env.BENCH_POSTGRES_URL === undefined && process.env.TEST_POSTGRES_URL === undefined) {
-    console.log('\n## postgresql\n\nskipped: set BENCH_POSTGRES_URL (or TEST_POSTGRES_URL) to a PostgreSQL server')
-    continue
-  }
-  await measure(provider, open, bearer)
+  for (const db of dbs.values()) await dropBenchDatabase(db)
 }

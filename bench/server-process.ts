@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import type { ServerSettings } from './server.ts'
 
 export interface Stats { maxDelayMs: number, rss: number, maxRss: number, heapUsed: number, handles: Record<string, number> }
-export interface Server { url: string, stats: () => Promise<Stats>, reset: () => Promise<void>, stop: () => Promise<void> }
+export interface Server { url: string, pid: number, stats: () => Promise<Stats>, reset: () => Promise<void>, stop: () => Promise<void> }
 
 // Servers still running when this process ends (an error, ^C) are stopped.
 const running = new Set<ReturnType<typeof spawn>>()
@@ -28,6 +28,7 @@ export async function startServer (settings: ServerSettings, command: [string, s
   })
   return {
     url,
+    pid: child.pid as number,
     // Connection: close, so that asking for the figures leaves no socket behind to count.
     stats: async () => await (await fetch(`${url}/__stats`, { headers: { connection: 'close' } })).json() as Stats,
     reset: async () => { await fetch(`${url}/__reset`, { method: 'POST' }) },

@@ -6,6 +6,13 @@ import createError from '@fastify/error'
 // difference from the error's `reason` property, which is not sent.
 const INVALID = 'Invalid API key'
 
+/**
+ * Every error the library throws, as @fastify/error constructors, by name;
+ * each has its `FST_API_KEY_*` code and status (README's error table).
+ * @example
+ * if (err instanceof errors.REVOKED) reply.header('x-key-state', 'revoked')
+ * if (err.code === 'FST_API_KEY_UNAVAILABLE') retryLater()
+ */
 export const errors = {
   // 401: the request did not prove it holds a working key.
   MISSING: createError('FST_API_KEY_MISSING', 'Missing API key', 401),
@@ -44,5 +51,3 @@ export const errors = {
   CLOSED: createError('FST_API_KEY_CLOSED', 'The API key manager is closed: it cannot %s any more', 500),
   PREFIX_EXHAUSTED: createError('FST_API_KEY_PREFIX_EXHAUSTED', 'Could not find a free key prefix after %s attempts', 500)
 } as const
-
-export type ApiKeyErrorCode = ReturnType<(typeof errors)[keyof typeof errors]>['code']

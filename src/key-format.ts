@@ -61,6 +61,12 @@ export function keyLength (brand: string): number {
 // BRAND_PATTERN admits no character that is special in a regular expression.
 const keyShape = (brand: string): string => `${brand}[0-9A-Za-z]{${PREFIX_LENGTH}}\\.[0-9A-Za-z]{${SECRET_LENGTH + CHECKSUM_LENGTH}}`
 
+/**
+ * A regular expression matching exactly the keys a brand's manager issues:
+ * for secret scanners, log filters and pre-commit hooks.
+ * @example
+ * keyPattern('acme_').test(text) // true when text is an acme_ key
+ */
 export function keyPattern (brand: string = ''): RegExp {
   if (!isBrand(brand)) throw new errors.INVALID_ARGUMENT('brand', `the brand option's value: ${BRAND_RULE}`)
   return new RegExp(`^${keyShape(brand)}$`)

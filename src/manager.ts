@@ -14,17 +14,61 @@ import { Verifier } from './verifier.js'
 export type { CreateInput, ListInput, RotateInput } from './manager-input.js'
 export type { VerifyFailure, VerifyResult } from './types.js'
 
+/**
+ * Creates, checks and manages keys of one Prisma model. The plugin builds one
+ * (`fastify.apiKeys`); `createApiKeyManager` builds one for scripts and jobs.
+ */
 export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
   /** Matches every key this manager issues (publish it for secret scanners). */
   readonly keyPattern: RegExp
+  /**
+   * A new key: its record, and the key itself, which is shown this once
+   * (only its hash is stored).
+   * @example
+   * const { apiKey, key } = await fastify.apiKeys.create({ name: 'billing-service', scopes: ['invoices:read'] })
+   */
   create (input: CreateInput): Promise<{ apiKey: R, key: string }>
+  /**
+   * Checks a presented key: `{ valid: true, apiKey }`, or `{ valid: false, reason }`.
+   * Throws FST_API_KEY_UNAVAILABLE (503) when the store cannot answer, FST_API_KEY_BUSY when the hash queue is full.
+   * @example
+   * const result = await manager.verify(request.headers['x-api-key'])
+   * if (!result.valid) console.log(result.reason) // 'unknown', 'wrong_secret', 'revoked', ...
+   */
   verify (key: unknown): Promise<VerifyResult<R>>
+  /**
+   * verify's answer when this instance can give it from memory (the key
+   * matched before and its row is fresh in the cache), synchronously; null
+   * when it needs the database or a hash: then call verify.
+   */
+  verifyCached (key: string): VerifyResult<R> | null
+  /** One key's record by id, or null. */
   get (id: string): Promise<R | null>
+  /**
+   * A page of records, newest first, and how many match.
+   * @example
+   * const { items, total } = await manager.list({ status: 'active', take: 20 })
+   */
   list (input?: ListInput): Promise<{ items: R[], total: number }>
+  /**
+   * Changes name, expiry, scopes or columns of your own; `revoked: true` revokes.
+   * @example
+   * await manager.update(id, { expiresAt: new Date('2030-01-01T00:00:00Z') })
+   */
   update (id: string, data: Record<string, unknown>): Promise<R>
+  /**
+   * Revokes a key, permanently: refused at once on this instance, within `cacheTtl` on others.
+   * @example
+   * await fastify.apiKeys.revoke(apiKey.id)
+   */
   revoke (id: string): Promise<R>
-  /** A new secret for the same key, shown once; the old one works for gracePeriod ms more. */
+  /**
+   * A new secret for the same key, shown once; the old one works for gracePeriod ms more.
+   * @example
+   * const { key } = await manager.rotate(id, { gracePeriod: 24 * 60 * 60 * 1000 })
+   */
   rotate (id: string, input?: RotateInput): Promise<{ apiKey: R, key: string }>
+  /** 'active', 'revoked' or 'expired', now, for a record returned by get or list. */
   status (apiKey: R): ApiKeyStatus
   /** Writes pending lastUsedAt marks now (close() does it too). */
   flush (): Promise<void>
@@ -36,6 +80,14 @@ const PREFIX_ATTEMPTS = 5
 // Concurrent rotations of one key: each retry starts from the hash that won.
 const ROTATE_ATTEMPTS = 5
 
+/**
+ * A manager outside Fastify: for scripts, jobs and the CLI's config module.
+ * Close it when done (it holds hashing threads).
+ * @example
+ * const manager = createApiKeyManager({ model: prisma.apiKey })
+ * const { key } = await manager.create({ name: 'nightly-export' })
+ * await manager.close()
+ */
 export function createApiKeyManager<R extends ApiKeyRecord = RegisteredApiKey> (options: ApiKeyManagerOptions): ApiKeyManager<R> {
   return buildManager(normalizeManagerOptions(options))
 }
@@ -86,6 +138,13 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     checkOpen('verify keys')
     const result = await verifier.verify(key)
     if (result.valid) lastUsed.touch(result.apiKey.id, Date.now())
+    return result
+  }
+
+  function verifyCached (key: string): VerifyResult<R> | null {
+    if (closed || typeof key !== 'string') return null
+    const result = verifier.fromMemory(key)
+    if (result?.valid === true) lastUsed.touch(result.apiKey.id, Date.now())
     return result
   }
 
@@ -141,6 +200,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     keyPattern: pattern,
     create,
     verify,
+    verifyCached,
     get,
     list,
     update,

@@ -13,6 +13,8 @@ export interface ApiKeySecurityScheme {
  * put in @fastify/swagger's `components.securitySchemes`. OpenAPI's `http`
  * type only names registered schemes (Basic, Bearer): `Api-Key` is a header
  * of type `apiKey` whose value starts with the keyword.
+ * @example
+ * await fastify.register(swagger, { openapi: { components: { securitySchemes: { apiKey: apiKeySecurityScheme() } } } })
  */
 export function apiKeySecurityScheme (options: Pick<ApiKeyPluginOptions, 'header' | 'keyword'> = {}): ApiKeySecurityScheme {
   if (!isPlainObject(options)) fail('options', 'expected the plugin\'s { header, keyword } or nothing')

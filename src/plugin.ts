@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, 
 import fp from 'fastify-plugin'
 import { fromCustom, fromHeader, type Presented } from './credentials.js'
 import { errors } from './errors.js'
-import { buildManager, type ApiKeyManager, type VerifyFailure } from './manager.js'
+import { buildManager, type ApiKeyManager, type VerifyFailure, type VerifyResult } from './manager.js'
 import { normalizePluginOptions, type ApiKeyPluginOptions, type PluginSettings } from './plugin-options.js'
 import { markProtected, registerName } from './route-check.js'
 import { readRouteConfig, REQUIRED, type RouteSettings } from './route-config.js'
@@ -21,35 +21,31 @@ const FAILURES: Record<VerifyFailure, new () => Error> = {
   throttled: errors.THROTTLED
 }
 
-type Authenticate = (request: FastifyRequest, reply: FastifyReply, route: RouteSettings) => Promise<void>
+type Hook = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
 type Bindable = FastifyRequest['log'] & { setBindings?: (bindings: Record<string, unknown>) => void }
+// What a check ends in: nothing (go on), an error for the reply, or that, later.
+type Outcome = Error | undefined | Promise<Error | undefined>
 
-function createAuthenticate (settings: PluginSettings, manager: ApiKeyManager): Authenticate {
+interface Checks {
+  /** The route hook: callback style, so a key answered from memory costs no promise. */
+  hook (route: RouteSettings): Hook
+  /** The same check as a promise, for fastify.verifyApiKey (and @fastify/auth). */
+  check (request: FastifyRequest, reply: FastifyReply, route: RouteSettings): Promise<void>
+}
+
+function createChecks (settings: PluginSettings, manager: ApiKeyManager): Checks {
   const { getKey, header, keyword, decorator } = settings
   const present = getKey === null
     ? (request: FastifyRequest): Presented => fromHeader(request.headers[header], keyword)
     : (request: FastifyRequest): Presented => fromCustom(getKey(request))
   const { missing, invalid } = settings.challenges
 
-  return async function authenticate (request, reply, route) {
-    const presented = present(request)
-    if (presented.kind === 'none') {
-      if (route.optional) return
-      reply.header('www-authenticate', missing)
-      throw new errors.MISSING()
-    }
-    const result = presented.kind === 'bad'
-      ? MALFORMED
-      : await manager.verify(presented.key).catch((err: { statusCode?: number }) => {
-        // 503s (store unreachable, hash queue full) are worth a retry soon.
-        if (err.statusCode === 503) reply.header('retry-after', '1')
-        throw err
-      })
+  function settle (request: FastifyRequest, reply: FastifyReply, route: RouteSettings, result: VerifyResult): Outcome {
     if (!result.valid) {
       reply.header('www-authenticate', invalid)
       // `reason` reaches the logs (the error is logged whole) but not the
       // caller: Fastify's error reply has statusCode, code, error, message.
-      throw Object.assign(new FAILURES[result.reason](), { reason: result.reason })
+      return Object.assign(new FAILURES[result.reason](), { reason: result.reason })
     }
     const { apiKey } = result
     ;(request as unknown as Record<string, unknown>)[decorator] = apiKey
@@ -60,15 +56,47 @@ function createAuthenticate (settings: PluginSettings, manager: ApiKeyManager): 
     if (typeof log.setBindings === 'function') log.setBindings({ [decorator]: { id: apiKey.id, prefix: apiKey.prefix } })
     if (route.scopes.length > 0) {
       const scope = missingScope(apiKey, route.scopes)
-      if (scope !== null) throw new errors.MISSING_SCOPE(scope)
+      if (scope !== null) return new errors.MISSING_SCOPE(scope)
     }
-    if (route.authorize !== null && (await route.authorize(apiKey, request)) !== true) {
-      throw new errors.FORBIDDEN()
+    if (route.authorize === null) return undefined
+    return Promise.resolve(route.authorize(apiKey, request)).then((allowed) => allowed === true ? undefined : new errors.FORBIDDEN())
+  }
+
+  // 503s (store unreachable, hash queue full) are worth a retry soon.
+  function unavailable (reply: FastifyReply, err: { statusCode?: number }): never {
+    if (err.statusCode === 503) reply.header('retry-after', '1')
+    throw err
+  }
+
+  function run (request: FastifyRequest, reply: FastifyReply, route: RouteSettings): Outcome {
+    const presented = present(request)
+    if (presented.kind === 'none') {
+      if (route.optional) return undefined
+      reply.header('www-authenticate', missing)
+      return new errors.MISSING()
+    }
+    if (presented.kind === 'bad') return settle(request, reply, route, MALFORMED)
+    const known = manager.verifyCached(presented.key)
+    if (known !== null) return settle(request, reply, route, known)
+    return manager.verify(presented.key).then(
+      async (result) => await settle(request, reply, route, result),
+      (err) => unavailable(reply, err))
+  }
+
+  return {
+    hook: (route) => function apiKeyHook (request, reply, done) {
+      const outcome = run(request, reply, route)
+      if (outcome instanceof Promise) outcome.then(done, done)
+      else done(outcome)
+    },
+    check: async (request, reply, route) => {
+      const err = await run(request, reply, route)
+      if (err !== undefined) throw err
     }
   }
 }
 
-function addHook (route: RouteOptions, name: PluginSettings['hook'], hook: (request: FastifyRequest, reply: FastifyReply) => Promise<void>): void {
+function addHook (route: RouteOptions, name: PluginSettings['hook'], hook: Hook): void {
   const existing = route[name]
   // First in line: the route's own hooks may rely on request.apiKey.
   route[name] = [hook, ...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing])] as any
@@ -115,14 +143,14 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
   const onBackgroundError = options.onBackgroundError ??
     ((err: unknown) => fastify.log.warn({ err }, 'fastify-prisma-api-key: a background write failed, it will be retried'))
   const manager = buildManager({ ...settings.manager, onBackgroundError })
-  const authenticate = createAuthenticate(settings, manager)
+  const checks = createChecks(settings, manager)
 
   // apiKey -> fastify.apiKeys, request.apiKey, fastify.verifyApiKey, config.apiKey.
   fastify.decorate(`${decorator}s`, manager)
   fastify.decorateRequest(decorator, null)
   // For @fastify/auth and hand-written hooks: the check a required route runs.
   fastify.decorate(`verify${decorator[0].toUpperCase()}${decorator.slice(1)}`, async function verifyApiKey (request: FastifyRequest, reply: FastifyReply) {
-    await authenticate(request, reply, REQUIRED)
+    await checks.check(request, reply, REQUIRED)
   })
 
   if (!registerName(fastify, decorator)) {
@@ -132,7 +160,7 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
   fastify.addHook('onRoute', (route) => {
     const config = readRouteConfig(route.config as Record<string, unknown> | undefined, decorator, `${String(route.method)} ${route.url}`)
     if (config === null) return
-    addHook(route, settings.hook, async (request, reply) => await authenticate(request, reply, config))
+    addHook(route, settings.hook, checks.hook(config))
     markProtected(route, decorator)
     if (securityScheme !== null) document(route, securityScheme, config)
   })
@@ -149,6 +177,14 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
   })
 }
 
+/**
+ * The Fastify plugin: decorates `request.apiKey`, `fastify.apiKeys` (the
+ * manager) and `fastify.verifyApiKey`, and checks the key on every route
+ * that asks with `config: { apiKey: true }` (or an options object).
+ * @example
+ * await fastify.register(apiKeyPlugin, { model: prisma.apiKey })
+ * fastify.get('/orders', { config: { apiKey: { scopes: ['orders:read'] } } }, async (request) => request.apiKey)
+ */
 export default fp(apiKeyPlugin, { fastify: '5.x', name: 'fastify-prisma-api-key' })
 
 // The default registration's names; other decorators are declared by the app

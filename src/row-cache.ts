@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import { Lru } from './lru.js'
 import type { Store } from './store.js'
 import type { ApiKeyRecord, StoredApiKey } from './types.js'
@@ -25,6 +26,8 @@ export interface Row<R> extends Hashes {
   read: number
   /** when this copy must be read again from the database (ms epoch) */
   staleAt: number
+  /** the answer for a check that passes on this copy, made once per read */
+  accepted: { valid: true, apiKey: R }
 }
 
 /** Whether the secret the last rotation replaced still works at `now`. */
@@ -33,7 +36,10 @@ export function previousWorks (row: Row<ApiKeyRecord>, now: number): boolean {
   return row.previousHashedKey !== null && until !== null && now < until.getTime()
 }
 
-const REFRESH_BATCH = 500
+// Rows a background refresh reads per query, yielding to the event loop in
+// between: a query and the parsing of its rows stay one short turn (with
+// better-sqlite3 the query itself runs on the event loop's thread).
+const REFRESH_BATCH = 100
 
 /**
  * Rows by prefix, each trusted for `ttl` ms. Concurrent misses for a prefix
@@ -47,14 +53,16 @@ export class RowCache<R extends ApiKeyRecord> {
   readonly #ttl: number
   readonly #rows: Lru<string, Row<R>>
   readonly #loading = new Map<string, { epoch: number, promise: Promise<Row<R> | null> }>()
+  readonly #reads: BatchedReads<R>
   #epoch = 0
-  #reads = 0
+  #readCount = 0
   #refresher: NodeJS.Timeout | null = null
 
   constructor (store: Store<R>, ttl: number, size: number) {
     this.#store = store
     this.#ttl = ttl
     this.#rows = new Lru(size)
+    this.#reads = new BatchedReads(store)
   }
 
   /** Bumped by every invalidation. */
@@ -64,7 +72,7 @@ export class RowCache<R extends ApiKeyRecord> {
 
   /** The sequence number of the latest read: a row whose `read` is above a number taken earlier was read since. */
   get reads (): number {
-    return this.#reads
+    return this.#readCount
   }
 
   /** The row for `prefix`, from the cache while fresh; null when no key has it. */
@@ -79,6 +87,12 @@ export class RowCache<R extends ApiKeyRecord> {
       pending = read
     }
     return await pending.promise
+  }
+
+  /** The cached copy while it is fresh; never reads. */
+  peek (prefix: string, now: number): Row<R> | undefined {
+    const cached = this.#rows.get(prefix)
+    return cached !== undefined && cached.staleAt > now ? cached : undefined
   }
 
   /** Forgets the cached copy: the next get reads the row again. */
@@ -98,7 +112,7 @@ export class RowCache<R extends ApiKeyRecord> {
   }
 
   async #load (prefix: string, epoch: number): Promise<Row<R> | null> {
-    const stored = await this.#store.findByPrefix(prefix)
+    const stored = await this.#reads.read(prefix)
     // A case-insensitive collation (MySQL's default) may match another case.
     if (stored === null || stored.prefix !== prefix) return null
     const row = this.#toRow(stored, Date.now())
@@ -111,11 +125,13 @@ export class RowCache<R extends ApiKeyRecord> {
 
   #toRow (stored: StoredApiKey<R>, readAt: number): Row<R> {
     const { hashedKey, previousHashedKey, ...record } = stored
+    const frozen = Object.freeze(record) as unknown as R
     return {
-      record: Object.freeze(record) as unknown as R,
+      record: frozen,
+      accepted: Object.freeze({ valid: true as const, apiKey: frozen }),
       hashedKey,
       previousHashedKey: previousHashedKey ?? null,
-      read: ++this.#reads,
+      read: ++this.#readCount,
       staleAt: readAt + this.#ttl
     }
   }
@@ -149,6 +165,45 @@ export class RowCache<R extends ApiKeyRecord> {
         this.#rows.replace(row.prefix, this.#toRow(row, started))
       }
       for (const prefix of batch) if (!found.has(prefix)) this.#rows.delete(prefix)
+      await nextTurn()
+    }
+  }
+}
+
+/**
+ * Row reads gathered over one event-loop turn and sent as one query: 50 new
+ * keys arriving together cost one findMany, not 50 findUniques (a lone read
+ * stays a findUnique).
+ */
+class BatchedReads<R extends ApiKeyRecord> {
+  readonly #store: Store<R>
+  #pending = new Map<string, Array<{ resolve: (row: StoredApiKey<R> | null) => void, reject: (err: unknown) => void }>>()
+
+  constructor (store: Store<R>) {
+    this.#store = store
+  }
+
+  async read (prefix: string): Promise<StoredApiKey<R> | null> {
+    return await new Promise((resolve, reject) => {
+      if (this.#pending.size === 0) setImmediate(() => { this.#flush().catch(() => {}) })
+      const waiting = this.#pending.get(prefix)
+      if (waiting === undefined) this.#pending.set(prefix, [{ resolve, reject }])
+      else waiting.push({ resolve, reject })
+    })
+  }
+
+  async #flush (): Promise<void> {
+    const batch = this.#pending
+    this.#pending = new Map()
+    const prefixes = [...batch.keys()]
+    try {
+      const rows = prefixes.length === 1
+        ? [await this.#store.findByPrefix(prefixes[0])].filter((row) => row !== null)
+        : await this.#store.findByPrefixes(prefixes)
+      const byPrefix = new Map(rows.map((row) => [row.prefix, row]))
+      for (const [prefix, waiting] of batch) for (const { resolve } of waiting) resolve(byPrefix.get(prefix) ?? null)
+    } catch (err) {
+      for (const waiting of batch.values()) for (const { reject } of waiting) reject(err)
     }
   }
 }

@@ -1,7 +1,7 @@
 import { Lru } from './lru.js'
 import type { ThrottleSettings } from './options.js'
 
-/** One unverified check taken from a prefix's budget; settle it once its outcome is known. */
+/** One unverified check taken from a prefix's budget; settle it once, when its outcome is known. */
 export interface Attempt {
   /** A failure keeps its token spent; a match, or a check that could not run, gives it back. */
   settle: (failed: boolean) => void
@@ -49,11 +49,8 @@ export class Throttle {
     if (bucket.tokens < 1) return null
     bucket.tokens--
     const held = bucket
-    let settled = false
     return {
       settle: (failed) => {
-        if (settled) return
-        settled = true
         if (!failed) held.tokens = Math.min(this.#burst, held.tokens + 1)
       }
     }

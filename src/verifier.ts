@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Hasher } from './hasher.js'
-import { parseKey } from './key-format.js'
+import { keyLength, parseKey, PREFIX_LENGTH } from './key-format.js'
 import type { CacheSettings, ThrottleSettings } from './options.js'
 import { NO_HASHES, previousWorks, RowCache, sameHashes, type Hashes, type Row } from './row-cache.js'
 import { SecretMemo } from './secret-memo.js'
@@ -30,7 +30,8 @@ const REFUSED = Object.freeze(Object.fromEntries(
 
 export const MALFORMED = REFUSED.malformed
 
-const digestOf = (key: string): string => createHash('sha256').update(key).digest('base64')
+// The one-shot hash: ~1 µs for a key, against ~1.5 µs through createHash.
+const digestOf = (key: string): string => hash('sha256', key, 'base64')
 
 /**
  * The check behind every protected request, composed of a row cache (a
@@ -43,6 +44,7 @@ export class Verifier<R extends ApiKeyRecord> {
   readonly #store: Store<R>
   readonly #hasher: Hasher
   readonly #settings: VerifierSettings<R>
+  readonly #length: number
   readonly #rows: RowCache<R>
   readonly #memo: SecretMemo
   readonly #throttle: Throttle
@@ -53,6 +55,7 @@ export class Verifier<R extends ApiKeyRecord> {
     this.#store = store
     this.#hasher = hasher
     this.#settings = settings
+    this.#length = keyLength(settings.brand)
     const { ttl, size } = settings.cache
     this.#rows = new RowCache(store, ttl, size)
     this.#memo = new SecretMemo(size)
@@ -66,6 +69,22 @@ export class Verifier<R extends ApiKeyRecord> {
 
   close (): void {
     this.#rows.close()
+  }
+
+  /**
+   * The answer from memory alone, without a query or a hash: for a key that
+   * matched before, whose row is fresh in the cache. Null when answering
+   * needs the database or scrypt (verify does). No parse either: a digest
+   * that matched is the digest of a string that parsed then.
+   */
+  fromMemory (key: string): VerifyResult<R> | null {
+    const { brand } = this.#settings
+    if (key.length !== this.#length) return null
+    const now = Date.now()
+    const row = this.#rows.peek(key.slice(brand.length, brand.length + PREFIX_LENGTH), now)
+    if (row === undefined) return null
+    if (!this.#memo.matches(digestOf(key), row, now)) return null
+    return this.#decide(row, now)
   }
 
   async verify (key: unknown): Promise<VerifyResult<R>> {
@@ -101,11 +120,16 @@ export class Verifier<R extends ApiKeyRecord> {
       // An invalidation (revoke, update) landed while this check was waiting:
       // read the key again rather than pass on the copy from before it.
       if (epoch !== this.#rows.epoch) continue
-      const status = keyStatus(row.record, Date.now())
-      if (status !== 'active') return REFUSED[status]
-      if (this.#settings.usable !== null && !this.#settings.usable(row.record)) return REFUSED.unusable
-      return { valid: true, apiKey: row.record }
+      return this.#decide(row, Date.now())
     }
+  }
+
+  /** For a key whose secret matched: what its row says now. */
+  #decide (row: Row<R>, now: number): VerifyResult<R> {
+    const status = keyStatus(row.record, now)
+    if (status !== 'active') return REFUSED[status]
+    if (this.#settings.usable !== null && !this.#settings.usable(row.record)) return REFUSED.unusable
+    return row.accepted
   }
 
   #refuse (digest: string, row: Row<R>): VerifyResult<R> {

@@ -40,6 +40,56 @@ eachDatabase(t, async (t, db) => {
     t.equal(calls.findUnique, 1, 'then none at all')
   })
 
+  t.test('first checks of different keys arriving together share one query', async (t) => {
+    const issuer = testManager(db.prisma.apiKey)
+    const made = await Promise.all(Array.from({ length: 50 }, async (_, i) => await issuer.create({ name: `burst ${i}` })))
+    await issuer.close()
+    const { model, calls } = counted(db.prisma.apiKey)
+    const m = testManager(model, { cacheTtl: 60_000, hashThreads: 2 })
+    t.teardown(() => m.close())
+    const results = await Promise.all(made.map(async ({ key }) => await m.verify(key)))
+    t.ok(results.every((r) => r.valid), 'all fifty pass')
+    t.same({ findMany: calls.findMany, findUnique: calls.findUnique ?? 0 }, { findMany: 1, findUnique: 0 }, 'fifty rows, one findMany')
+  })
+
+  t.test('a batched read that fails answers every check in it with 503, and the next batch is read afresh', async (t) => {
+    const issuer = testManager(db.prisma.apiKey)
+    const made = await Promise.all([1, 2, 3].map(async (i) => await issuer.create({ name: `failing batch ${i}` })))
+    await issuer.close()
+    let failing = true
+    const real = db.prisma.apiKey as any
+    const model = withMethods(real, {
+      findMany: async (args: unknown) => {
+        if (failing) throw new Error('connection reset')
+        return await real.findMany(args)
+      }
+    })
+    const m = testManager(model)
+    t.teardown(() => m.close())
+    const failed = await Promise.all(made.map(async ({ key }) => await m.verify(key).then(() => 'passed', (err: { code: string }) => err.code)))
+    t.same(failed, Array(3).fill('FST_API_KEY_UNAVAILABLE'))
+    failing = false
+    const results = await Promise.all(made.map(async ({ key }) => await m.verify(key)))
+    t.ok(results.every((r) => r.valid))
+  })
+
+  t.test('verifyCached answers from memory only: null until a check has matched, null again once the row changed', async (t) => {
+    const m = testManager(db.prisma.apiKey, { cacheTtl: 60_000 })
+    t.teardown(() => m.close())
+    const { apiKey, key } = await m.create({ name: 'memory' })
+    t.equal(m.verifyCached(key), null, 'never checked here: verify must')
+    t.equal((await m.verify(key)).valid, true)
+    t.same(m.verifyCached(key), { valid: true, apiKey }, 'now from memory')
+    t.equal(m.verifyCached(wrongSecret(key)), null, 'a secret that never matched: verify must')
+    t.equal(m.verifyCached('garbage'), null)
+    await m.revoke(apiKey.id)
+    t.equal(m.verifyCached(key), null, 'the row changed: read it again')
+    t.same(await m.verify(key), { valid: false, reason: 'revoked' })
+    t.same(m.verifyCached(key), { valid: false, reason: 'revoked' }, 'the revoked row, from memory')
+    await m.close()
+    t.equal(m.verifyCached(key), null, 'a closed manager answers nothing from memory (verify says it is closed)')
+  })
+
   t.test('busy keys are re-read in batches before they go stale, not one query each', async (t) => {
     const { model, calls } = counted(db.prisma.apiKey)
     const m = testManager(model, { cacheTtl: 600 })

@@ -5,6 +5,7 @@ import { constantTimeEqual, formatHash, parseHash, paramsError } from '../src/ha
 import { Hasher } from '../src/hasher.ts'
 import { openDatabase } from './helpers/databases.ts'
 import { wrongSecret } from './helpers/keys.ts'
+import { withMethods } from './helpers/models.ts'
 
 t.test('hash strings carry their parameters', async (t) => {
   const salt = Buffer.alloc(16, 1)
@@ -89,4 +90,20 @@ t.test('the worker function derives scrypt as specified (RFC 7914 test vector)',
   t.equal(Buffer.from(derived).toString('hex'),
     'fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162' +
     '2eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640')
+})
+
+t.test('a re-hash whose write fails is reported to onBackgroundError, and the key keeps verifying', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const before = createApiKeyManager({ model: db.prisma.apiKey, scrypt: { ln: 10 }, hashThreads: 1 })
+  const { key } = await before.create({ name: 'upgrade fails' })
+  await before.close()
+  const real = db.prisma.apiKey as any
+  const model = withMethods(real, { updateMany: async () => { throw new Error('disk I/O error') } })
+  const reported = new Promise<unknown>((resolve) => {
+    const after = createApiKeyManager({ model, scrypt: { ln: 11 }, hashThreads: 1, lastUsedInterval: 0, onBackgroundError: resolve })
+    t.teardown(() => after.close())
+    after.verify(key).then((result) => t.equal(result.valid, true, 'verified with the old parameters'), t.error)
+  })
+  t.match(await reported, { code: 'FST_API_KEY_UNAVAILABLE' }, 'the failed upgrade, reported')
 })

@@ -15,6 +15,8 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-sr
  * A small admin panel and its JSON API, under the prefix it is registered
  * with. Register it after the core plugin (it uses `fastify.apiKeys`), with the
  * app's own `guard`, which runs before every route, page and asset.
+ * @example
+ * await fastify.register(apiKeyAdmin, { prefix: '/admin/keys', guard: async (request, reply) => { await checkAdmin(request, reply) } })
  */
 export default async function apiKeyAdmin (fastify: FastifyInstance, options: ApiKeyAdminOptions): Promise<void> {
   const settings = normalizeAdminOptions(options, fastify)
