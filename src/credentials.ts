@@ -7,8 +7,8 @@ export type GetKey = (request: FastifyRequest) => string | null | undefined
 // (still to be parsed and checked by the manager).
 export type Presented = { kind: 'none' } | { kind: 'bad' } | { kind: 'key', key: string }
 
-export const NONE: Presented = Object.freeze({ kind: 'none' })
-export const BAD: Presented = Object.freeze({ kind: 'bad' })
+const NONE: Presented = Object.freeze({ kind: 'none' })
+const BAD: Presented = Object.freeze({ kind: 'bad' })
 
 // With a keyword, only `<keyword> <key>` (exact case, one space) is a key.
 // Another scheme (`Bearer ...`) is someone else's credential: no key was

@@ -17,13 +17,13 @@ export const HASH_BYTES = 32
 
 // The bounds keep a typo from turning every verification into seconds of work
 // or gigabytes of memory (memory per hash in flight is 128 * r * 2^ln bytes).
-export const PARAM_BOUNDS = { ln: [10, 20], r: [1, 32], p: [1, 16] } as const
-export const MAX_MEMORY = 256 * 1024 * 1024
+const PARAM_BOUNDS = { ln: [10, 20], r: [1, 32], p: [1, 16] } as const
+const MAX_MEMORY = 256 * 1024 * 1024
 // The work of one check grows with N * r * p. Bounded one by one, the three
 // still allow ~1,000 times the default's work ({ ln: 20, r: 2, p: 16 }); 2^22
 // is 128 times the default (2^15), about 2 s per check on a 2-core test
 // machine, and past anything a key of 190 random bits needs.
-export const MAX_WORK = 2 ** 22
+const MAX_WORK = 2 ** 22
 
 export function paramsError (params: ScryptParams): string | null {
   for (const name of ['ln', 'r', 'p'] as const) {

@@ -8,7 +8,7 @@ export const PREFIX_LENGTH = 8
 export const SECRET_LENGTH = 32
 // A CRC-32 fits in 6 base62 characters (62^6 > 2^32).
 export const CHECKSUM_LENGTH = 6
-export const BRAND_PATTERN = /^[A-Za-z0-9_-]{1,32}$/
+const BRAND_PATTERN = /^[A-Za-z0-9_-]{1,32}$/
 export const BRAND_RULE = 'use 1 to 32 characters from A-Z, a-z, 0-9, _ and -, or nothing'
 
 /** A brand: nothing, or 1 to 32 characters from A-Z, a-z, 0-9, _ and -. */

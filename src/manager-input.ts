@@ -54,7 +54,7 @@ function checkNoKey (data: Record<string, unknown>, secret: RegExp): void {
 // Validates the library's columns in create/update input; returns the data to write.
 // A new key may not start expired (surely a mistake, as the CLI and the panel
 // say); an update may set a past expiry: that ends a key now, keeping its record.
-export function checkFields (data: Record<string, unknown>, secret: RegExp, creating = false): Record<string, unknown> {
+function checkFields (data: Record<string, unknown>, secret: RegExp, creating = false): Record<string, unknown> {
   for (const field of RESERVED) {
     if (field in data) badArgument(field, 'is set by the library and cannot be given')
   }

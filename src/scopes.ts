@@ -7,7 +7,7 @@ import type { ApiKeyRecord, ApiKeyScope } from './types.js'
 const NAME = /^[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)*$/
 const WILDCARD = /^(?:[A-Za-z0-9_.-]+:)+\*$/
 /** Longest stored scope string: it must fit MySQL's VARCHAR(1000). */
-export const MAX_SCOPES_LENGTH = 1000
+const MAX_SCOPES_LENGTH = 1000
 
 export function isScopeName (value: unknown): value is string {
   return typeof value === 'string' && NAME.test(value)

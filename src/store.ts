@@ -31,7 +31,7 @@ const QUERY_ERRORS = new Set([
   'P2013', 'P2014', 'P2015', 'P2016', 'P2017', 'P2018', 'P2019', 'P2020', 'P2025', 'P2026'
 ])
 
-export function isUnavailable (err: unknown): boolean {
+function isUnavailable (err: unknown): boolean {
   const e = err as { name?: unknown, code?: unknown }
   if (e?.name === 'PrismaClientValidationError') return false
   return !(e?.name === 'PrismaClientKnownRequestError' && QUERY_ERRORS.has(e.code as string))

@@ -19,7 +19,7 @@ const OPTIONS = {
 } satisfies Record<string, OptionSpec>
 const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1 }
 
-export type CommandName = keyof typeof OPTIONS
+type CommandName = keyof typeof OPTIONS
 const NAMES = Object.keys(OPTIONS) as CommandName[]
 
 export type Command =

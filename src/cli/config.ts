@@ -5,8 +5,8 @@ import { isPlainObject } from '../checks.js'
 import type { ApiKeyManagerOptions } from '../options.js'
 import { describeError, isConnectionError, usageError } from './failure.js'
 
-export const CONFIG_ENV = 'API_KEYS_CONFIG'
-export const CONFIG_FILES = ['api-keys.config.mjs', 'api-keys.config.js', 'api-keys.config.ts']
+const CONFIG_ENV = 'API_KEYS_CONFIG'
+const CONFIG_FILES = ['api-keys.config.mjs', 'api-keys.config.js', 'api-keys.config.ts']
 const EXAMPLE = 'export default { model: prisma.apiKey, close: () => prisma.$disconnect() }'
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
 

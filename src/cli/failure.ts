@@ -1,7 +1,7 @@
 // Every way the CLI can fail, reduced to one line and an exit code: users see
 // what went wrong and what to do, never a stack trace.
-export const EXIT_FAILURE = 1
-export const EXIT_USAGE = 2
+const EXIT_FAILURE = 1
+const EXIT_USAGE = 2
 
 export class CliError extends Error {
   readonly exitCode: number
