@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { errors } from './errors.js'
-import { isScopeName } from './scopes.js'
+import { isScopeName, SCOPE_NAME_RULE } from './scopes.js'
 import type { ApiKeyRecord, ApiKeyScope } from './types.js'
 
 export interface ApiKeyRouteOptions<R extends ApiKeyRecord = ApiKeyRecord> {
@@ -61,7 +61,7 @@ export function readRouteConfig (routeConfig: Record<string, unknown> | undefine
   if (!Array.isArray(scopes)) fail('scopes must be an array of scope names such as ["orders:read"]')
   const bad = (scopes as unknown[]).find((scope) => !isScopeName(scope))
   // A route names exact scopes; wildcards are for keys.
-  if (bad !== undefined) fail(`${JSON.stringify(bad)} is not a scope name: use words of A-Z a-z 0-9 _ . - joined by colons`)
+  if (bad !== undefined) fail(`${JSON.stringify(bad)} is not a scope name: ${SCOPE_NAME_RULE}`)
   if (config.authorize !== undefined && typeof config.authorize !== 'function') fail('authorize must be a function')
   return {
     optional: config.optional === true,

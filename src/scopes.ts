@@ -9,6 +9,9 @@ const WILDCARD = /^(?:[A-Za-z0-9_.-]+:)+\*$/
 /** Longest stored scope string: it must fit MySQL's VARCHAR(1000). */
 const MAX_SCOPES_LENGTH = 1000
 
+/** What a scope name is made of, as errors say it. */
+export const SCOPE_NAME_RULE = 'use words of A-Z a-z 0-9 _ . - joined by colons'
+
 export function isScopeName (value: unknown): value is string {
   return typeof value === 'string' && NAME.test(value)
 }
@@ -21,7 +24,7 @@ function isGrantable (value: unknown): value is string {
 export function serializeScopes (scopes: unknown): { value: string } | { problem: string } {
   if (!Array.isArray(scopes)) return { problem: 'expected an array of scope names such as ["orders:read"]' }
   const bad = scopes.find((scope) => !isGrantable(scope))
-  if (bad !== undefined) return { problem: `${JSON.stringify(bad)} is not a scope: use words of A-Z a-z 0-9 _ . - joined by colons, optionally ending in :*, or *` }
+  if (bad !== undefined) return { problem: `${JSON.stringify(bad)} is not a scope: ${SCOPE_NAME_RULE}, optionally ending in :*, or *` }
   const value = [...new Set(scopes as string[])].join(' ')
   if (value.length > MAX_SCOPES_LENGTH) return { problem: `at most ${MAX_SCOPES_LENGTH} characters in all` }
   return { value }

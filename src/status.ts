@@ -10,6 +10,11 @@ export function keyStatus (key: Pick<ApiKeyRecord, 'revoked' | 'expiresAt'>, now
   return 'active'
 }
 
+/** A record with its status: what the CLI prints and the panel's API returns. */
+export function withStatus<R extends ApiKeyRecord> (record: R, now: number): R & { status: ApiKeyStatus } {
+  return { ...record, status: keyStatus(record, now) }
+}
+
 // The same rule as keyStatus, as a Prisma `where` clause.
 export function statusWhere (status: ApiKeyStatus, now: Date): object {
   switch (status) {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifySchemaValidationError } from 'fastify'
 import { errors } from '../errors.js'
 import { EXPIRY_FORMATS, readExpiry } from '../expiry.js'
 import type { ApiKeyManager } from '../manager.js'
-import { STATUSES, type ApiKeyStatus } from '../status.js'
+import { STATUSES, withStatus, type ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../types.js'
 import type { AdminSettings } from './options.js'
 
@@ -58,8 +58,7 @@ interface Id { id: string }
 export function adminApi (fastify: FastifyInstance, settings: AdminSettings): void {
   const manager = settings.manager as ApiKeyManager<ApiKeyRecord>
   const view = (apiKey: ApiKeyRecord): Record<string, unknown> => ({
-    ...apiKey,
-    status: manager.status(apiKey),
+    ...withStatus(apiKey, Date.now()),
     columns: settings.columns.map((column) => column.value(apiKey))
   })
   // Every route of the scope: a schema's refusal is this API's coded 400, not Fastify's FST_ERR_VALIDATION.

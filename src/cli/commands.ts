@@ -1,5 +1,5 @@
 import type { ApiKeyManager } from '../manager.js'
-import type { ApiKeyStatus } from '../status.js'
+import { withStatus } from '../status.js'
 import type { ApiKeyRecord } from '../types.js'
 import type { Command } from './args.js'
 import { formatDuration } from './expiry.js'
@@ -9,9 +9,6 @@ import type { Io } from './prompt.js'
 import { printable } from './table.js'
 
 type Run<C extends Command['command']> = (command: Extract<Command, { command: C }>, manager: ApiKeyManager, io: Io) => Promise<number>
-
-const withStatus = (manager: ApiKeyManager, record: ApiKeyRecord): ApiKeyRecord & { status: ApiKeyStatus } =>
-  ({ ...record, status: manager.status(record) })
 
 const label = (record: ApiKeyRecord): string => `"${printable(record.name)}" (${record.prefix})`
 
@@ -27,7 +24,7 @@ async function find (manager: ApiKeyManager, target: string): Promise<ApiKeyReco
 /** The only output that ever holds a plaintext key: after create and rotate. */
 function printNewKey (manager: ApiKeyManager, io: Io, { apiKey, key }: { apiKey: ApiKeyRecord, key: string }, json: boolean): void {
   if (json) {
-    io.out(toJson({ apiKey: withStatus(manager, apiKey), key }))
+    io.out(toJson({ apiKey: withStatus(apiKey, Date.now()), key }))
   } else {
     io.out(`${key}\n\n${formatRecord(apiKey, manager.status(apiKey))}`)
     io.note('\nThis is the only time the key is shown: store it now, only its hash is kept.')
@@ -43,7 +40,7 @@ const create: Run<'create'> = async (command, manager, io) => {
 const list: Run<'list'> = async ({ status, limit, page, json }, manager, io) => {
   const { items, total } = await manager.list({ status, take: limit, skip: (page - 1) * limit })
   if (json) {
-    io.out(toJson({ items: items.map((record) => withStatus(manager, record)), total, page, limit }))
+    io.out(toJson({ items: items.map((record) => withStatus(record, Date.now())), total, page, limit }))
   } else if (items.length === 0) {
     const what = status === undefined ? 'keys' : `${status} keys`
     io.out(total === 0 ? `No ${what}.` : `Page ${page} is past the end: ${total} ${what}, ${limit} a page.`)
@@ -58,7 +55,7 @@ const list: Run<'list'> = async ({ status, limit, page, json }, manager, io) => 
 
 const show: Run<'show'> = async ({ target, json }, manager, io) => {
   const record = await find(manager, target)
-  io.out(json ? toJson(withStatus(manager, record)) : formatRecord(record, manager.status(record)))
+  io.out(json ? toJson(withStatus(record, Date.now())) : formatRecord(record, manager.status(record)))
   return 0
 }
 
