@@ -2,6 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { type ApiKeyManagerOptions } from '../src/index.ts'
 import { Lru } from '../src/lru.ts'
+import { RowCache } from '../src/row-cache.ts'
+import type { Store } from '../src/store.ts'
+import type { ApiKeyRecord } from '../src/types.ts'
 import { auth, buildApp, testManager } from './helpers/app.ts'
 import { eachDatabase, type TestDatabase } from './helpers/databases.ts'
 import { wrongSecret } from './helpers/keys.ts'
@@ -241,4 +244,21 @@ eachDatabase(t, async (t, db) => {
     for (const key of [...keys, ...keys]) t.equal((await m.verify(key)).valid, true)
     t.equal(calls.findUnique, 6, 'with room for two, three keys in turn are always read again')
   })
+})
+
+t.test('row reads: an invalidation between two reads of one prefix in a turn gives both the row of one query', async (t) => {
+  const row = { id: 'id1', prefix: 'AAAAAAAA', hashedKey: 'h', previousHashedKey: null }
+  let reads = 0
+  const store = {
+    findByPrefix: async () => { reads++; return row },
+    findByPrefixes: async () => { reads++; return [row] }
+  } as unknown as Store<ApiKeyRecord>
+  const rows = new RowCache(store, 60_000, 10)
+  const before = rows.get('AAAAAAAA')
+  rows.invalidate('AAAAAAAA')
+  const after = rows.get('AAAAAAAA')
+  t.equal((await before)?.record.id, 'id1')
+  t.equal((await after)?.record.id, 'id1')
+  t.equal(reads, 1, 'one query for both')
+  rows.close()
 })

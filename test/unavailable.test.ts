@@ -6,7 +6,7 @@ import t from 'tap'
 import apiKeyPlugin, { type ApiKeyDelegate } from '../src/index.ts'
 import { PrismaClient as MysqlClient } from '../prisma/generated/mysql/client.ts'
 import { PrismaClient as PostgresClient } from '../prisma/generated/postgresql/client.ts'
-import { auth, FAST_SCRYPT } from './helpers/app.ts'
+import { auth, FAST_SCRYPT, testManager } from './helpers/app.ts'
 import { openDatabase } from './helpers/databases.ts'
 import { unknownKey } from './helpers/keys.ts'
 import { withMethods } from './helpers/models.ts'
@@ -67,4 +67,13 @@ t.test('a rotation whose write fails is a 503, and the old secret still works', 
   const { apiKey, key } = await app.apiKeys.create({ name: 'rotated during an outage' })
   await t.rejects(app.apiKeys.rotate(apiKey.id, { gracePeriod: 1000 }), { code: 'FST_API_KEY_UNAVAILABLE', statusCode: 503 })
   t.equal((await app.inject({ url: '/protected', headers: auth(key) })).statusCode, 200)
+})
+
+t.test('a delegate that throws something that is not an error (null) is an outage too, never a crash', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const model = withMethods(db.prisma.apiKey, { findMany: async () => { throw null } }) // eslint-disable-line no-throw-literal
+  const m = testManager(model)
+  t.teardown(() => m.close())
+  await t.rejects(m.list(), { code: 'FST_API_KEY_UNAVAILABLE' })
 })
