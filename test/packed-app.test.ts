@@ -64,38 +64,42 @@ async function succeed (t: Test, what: string, command: string, args: string[], 
   return result
 }
 
-/** A package's folder and those of what it needs at run time, from this repository's node_modules. */
-function withDependencies (name: string, found = new Set<string>()): Set<string> {
-  if (!found.has(name)) {
+/** A package and what it needs at run time, by name, from this repository's node_modules; `skip` and theirs left out. */
+function withDependencies (name: string, found: Set<string>, skip: string[]): Set<string> {
+  if (!found.has(name) && !skip.includes(name)) {
     found.add(name)
-    for (const dependency of Object.keys(readJson(join(ROOT, 'node_modules', name, 'package.json')).dependencies ?? {})) withDependencies(dependency, found)
+    for (const dependency of Object.keys(readJson(join(ROOT, 'node_modules', name, 'package.json')).dependencies ?? {})) withDependencies(dependency, found, skip)
   }
   return found
 }
 
 /**
- * This repository's better-sqlite3 when NODE has the test's ABI; else a copy
- * built for NODE's ABI by node-gyp, kept in SMOKE_CACHE for the next run.
+ * Where the app links the SQLite adapter and driver from: this repository's
+ * node_modules when NODE has the test's ABI; else a copy of both (and what
+ * they need) with better-sqlite3 built for NODE's ABI by node-gyp, kept in
+ * SMOKE_CACHE for the next run. The adapter is copied too: a linked one would
+ * load the driver beside its real path, built for this Node.
  */
-async function sqliteDriver (t: Test): Promise<string> {
-  const source = join(ROOT, 'node_modules/better-sqlite3')
-  if (NODE_ABI === process.versions.modules) return source
-  const { version } = readJson(join(source, 'package.json'))
-  const dir = join(process.env.SMOKE_CACHE ?? work, `better-sqlite3-${version}-abi${NODE_ABI}`)
+async function sqliteModules (t: Test): Promise<string> {
+  const modules = join(ROOT, 'node_modules')
+  if (NODE_ABI === process.versions.modules) return modules
+  const version = (name: string): string => readJson(join(modules, name, 'package.json')).version
+  const dir = join(process.env.SMOKE_CACHE ?? work, `sqlite-${version('@prisma/adapter-better-sqlite3')}-${version('better-sqlite3')}-abi${NODE_ABI}`)
   if (!existsSync(dir)) {
     const begin = Date.now()
     const building = `${dir}.${process.pid}`
-    // prebuild-install only fetches prebuilt binaries; lib/ needs bindings.
-    for (const name of withDependencies('bindings', new Set(['better-sqlite3']))) cpSync(join(ROOT, 'node_modules', name), join(building, 'node_modules', name), { recursive: true })
-    await succeed(t, `better-sqlite3 ${version} built for Node ${NODE_VERSION}`, NODE, [join(ROOT, 'node_modules/node-gyp/bin/node-gyp.js'), 'rebuild', '--release'], join(building, 'node_modules/better-sqlite3'))
+    // prebuild-install only fetches prebuilt binaries, which are not reachable here.
+    for (const name of withDependencies('@prisma/adapter-better-sqlite3', new Set(), ['prebuild-install'])) cpSync(join(modules, name), join(building, 'node_modules', name), { recursive: true })
+    await succeed(t, `better-sqlite3 built for Node ${NODE_VERSION}`, NODE, [join(modules, 'node-gyp/bin/node-gyp.js'), 'rebuild', '--release'], join(building, 'node_modules/better-sqlite3'))
     renameSync(building, dir)
     t.comment(`better-sqlite3 built in ${seconds(begin)}`)
   }
-  return join(dir, 'node_modules/better-sqlite3')
+  return join(dir, 'node_modules')
 }
 
 // The README's install lines pair each driver adapter with its driver.
 const DRIVERS: Record<string, string> = { '@prisma/adapter-better-sqlite3': 'better-sqlite3', '@prisma/adapter-pg': 'pg', '@prisma/adapter-mariadb': 'mariadb' }
+const SQLITE = { '@prisma/adapter-better-sqlite3': true, 'better-sqlite3': true }
 const isPrisma = (name: string): boolean => name === 'prisma' || name.startsWith('@prisma/')
 
 /**
@@ -125,7 +129,7 @@ async function createApp (t: Test, name: string, manifest: Record<string, unknow
     t.ok(realpathSync(join(dir, 'node_modules', dependency)).startsWith(`${dir}/`), `${dependency} is installed by npm`)
   }
   for (const { name, version } of [...(PRISMA === undefined ? named : []), ...own.map((name) => ({ name, version: undefined }))]) {
-    const source = name === 'better-sqlite3' ? await sqliteDriver(t) : join(ROOT, 'node_modules', name)
+    const source = join(name in SQLITE ? await sqliteModules(t) : join(ROOT, 'node_modules'), name)
     const tested = readJson(join(source, 'package.json')).version as string
     if (version !== undefined) t.ok(tested === version || tested.startsWith(`${version}.`), `the README's ${name}@${version} is the tested ${tested}`)
     mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true })
