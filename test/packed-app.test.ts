@@ -135,7 +135,10 @@ async function createApp (t: Test, name: string, manifest: Record<string, unknow
     mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true })
     symlinkSync(source, join(dir, 'node_modules', name))
   }
-  const versions = named.map(({ name }) => `${name}@${readJson(join(dir, 'node_modules', name, 'package.json')).version as string}`)
+  // The driver the adapter loads: its own copy, if npm nested one under it.
+  const nested = join(dir, 'node_modules', adapter, 'node_modules', DRIVERS[adapter])
+  const folder = (name: string): string => name === DRIVERS[adapter] && existsSync(nested) ? nested : join(dir, 'node_modules', name)
+  const versions = named.map(({ name }) => `${name}@${readJson(join(folder(name), 'package.json')).version as string}`)
   t.comment(`Node ${NODE_VERSION}: ${versions.join(' ')}${PRISMA === undefined ? ' (linked)' : ` (SMOKE_PRISMA=${PRISMA})`}`)
   return dir
 }
