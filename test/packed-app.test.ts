@@ -9,7 +9,7 @@ import type { Test } from 'tap'
 // let node-gyp build native addons offline). better-sqlite3 is then rebuilt
 // for that Node's ABI, once, in SMOKE_CACHE (or this run's temp folder).
 //
-// SMOKE_PRISMA=<version or range> installs the README's Prisma packages (CLI,
+// SMOKE_PRISMA=<version> installs the README's Prisma packages (CLI,
 // client, driver adapters) at that version from the registry, with the
 // drivers the README names, instead of linking the versions the suite tests.
 import { execFileSync, spawn } from 'node:child_process'
@@ -138,7 +138,11 @@ async function createApp (t: Test, name: string, manifest: Record<string, unknow
   // The driver the adapter loads: its own copy, if npm nested one under it.
   const nested = join(dir, 'node_modules', adapter, 'node_modules', DRIVERS[adapter])
   const folder = (name: string): string => name === DRIVERS[adapter] && existsSync(nested) ? nested : join(dir, 'node_modules', name)
-  const versions = named.map(({ name }) => `${name}@${readJson(join(folder(name), 'package.json')).version as string}`)
+  const versions = named.map(({ name }) => {
+    const version = readJson(join(folder(name), 'package.json')).version as string
+    if (PRISMA !== undefined && isPrisma(name)) t.equal(version, PRISMA, `${name} ${PRISMA} is installed`)
+    return `${name}@${version}`
+  })
   t.comment(`Node ${NODE_VERSION}: ${versions.join(' ')}${PRISMA === undefined ? ' (linked)' : ` (SMOKE_PRISMA=${PRISMA})`}`)
   return dir
 }
