@@ -103,7 +103,8 @@ t.test('the README\'s compatibility table matches .ci/run and package.json', asy
   const lts = /^LTS=(\d+)$/m.exec(ci)?.[1] as string
   const majors = (/^MAJORS=\((.*)\)$/m.exec(ci)?.[1] as string).replace('"$LTS"', lts).split(' ')
   const header = readme.indexOf('| Node.js | Prisma: CLI, client and driver adapters |')
-  const rows = readme.slice(header).split('\n').slice(2).filter((line) => line.startsWith('| ')).map((line) => line.split(' | ').map((cell) => cell.replace(/^\| /, '')))
+  const lines = readme.slice(header).split('\n').slice(2)
+  const rows = lines.slice(0, lines.findIndex((line) => !line.startsWith('| '))).map((line) => line.split(' | ').map((cell) => cell.replace(/^\| /, '')))
   t.ok(header !== -1 && rows.length >= 3, `${rows.length} rows`)
   t.same([...new Set(rows.flatMap(([node]) => node.split(', ')))].sort(), [...majors].sort(), 'the Node majors .ci/run fetches')
   t.same(rows.filter((row) => row.at(-1) === 'the whole test suite |').map(([node]) => node), [lts], 'the full suite on the LTS')
