@@ -100,3 +100,23 @@ t.test('the README\'s install lines name what a user installs for each database'
   const drivers = { '@prisma/adapter-better-sqlite3': 'better-sqlite3', '@prisma/adapter-pg': 'pg', '@prisma/adapter-mariadb': 'mariadb' }
   for (const [adapter, driver] of Object.entries(drivers)) t.ok(names.includes(adapter) && names.includes(driver), `${adapter} and ${driver}`)
 })
+
+// The README's compatibility table lists what .ci/run runs: the Node majors
+// it fetches, the full suite on its LTS one, and the ranges package.json declares.
+t.test('the README\'s compatibility table matches .ci/run and package.json', async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8')
+  const lts = /^LTS=(\d+)$/m.exec(ci)?.[1] as string
+  const majors = (/^MAJORS=\((.*)\)$/m.exec(ci)?.[1] as string).replace('"$LTS"', lts).split(' ')
+  const header = readme.indexOf('| Node.js | Prisma: CLI, client and driver adapters |')
+  const lines = readme.slice(header).split('\n').slice(2)
+  const rows = lines.slice(0, lines.findIndex((line) => !line.startsWith('| '))).map((line) => line.split(' | ').map((cell) => cell.replace(/^\| /, '')))
+  t.ok(header !== -1 && rows.length >= 3, `${rows.length} rows`)
+  t.same([...new Set(rows.flatMap(([node]) => node.split(', ')))].sort(), [...majors].sort(), 'the Node majors .ci/run fetches')
+  t.same(rows.filter((row) => row.at(-1) === 'the whole test suite |').map(([node]) => node), [lts], 'the full suite on the LTS')
+  const { engines, peerDependencies } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+  t.ok(readme.includes(`Node.js \`${engines.node as string}\``), `engines ${engines.node as string}`)
+  const peer = peerDependencies['@prisma/client'] as string
+  t.ok(readme.includes(`\`@prisma/client\` \`${peer}\``), `peer ${peer}`)
+  t.ok(rows.some(([, prisma]) => prisma.startsWith(`${peer.replace(/^\^/, '')}, the lowest the peer range admits`)), 'the smoke on the lowest Prisma the peer range admits')
+})

