@@ -190,7 +190,7 @@ try {
   targets.push({ id: 'd', name: `ours, ${many.length} keys round-robin, warm (ln=10 hashes)`, server: manyServer, path: '/protected', keysFile: keysFile(many), pause: true, warmup: 3 })
   for (const [provider, db] of dbs) {
     const [key] = provider === 'sqlite' ? [one] : await createKeys(db, 1)
-    targets.push({ id: `e ${provider}`, name: `ours, cacheTtl 0 (a query per request), ${provider}`, server: await serve({ guard: 'api-key', database: db, cacheTtl: 0 }), path: '/protected', headers: { authorization: `Api-Key ${key}` } })
+    targets.push({ id: `e ${provider}`, name: `ours, cacheTtl 0 (a read per check; concurrent checks of one key share it), ${provider}`, server: await serve({ guard: 'api-key', database: db, cacheTtl: 0 }), path: '/protected', headers: { authorization: `Api-Key ${key}` } })
   }
 
   const results = new Map<string, Round[]>(targets.map((target) => [target.id, []]))
