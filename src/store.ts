@@ -33,7 +33,6 @@ const QUERY_ERRORS = new Set([
 
 function isUnavailable (err: unknown): boolean {
   const e = err as { name?: unknown, code?: unknown }
-  if (e?.name === 'PrismaClientValidationError') return false
   return !(e?.name === 'PrismaClientKnownRequestError' && QUERY_ERRORS.has(e.code as string))
 }
 

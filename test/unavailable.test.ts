@@ -77,3 +77,13 @@ t.test('a delegate that throws something that is not an error (null) is an outag
   t.teardown(() => m.close())
   await t.rejects(m.list(), { code: 'FST_API_KEY_UNAVAILABLE' })
 })
+
+t.test('an error Prisma reports about the query itself (a known request error) reaches the caller as it is, not as a 503', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const refused = Object.assign(new Error('Foreign key constraint failed'), { name: 'PrismaClientKnownRequestError', code: 'P2003' })
+  const model = withMethods(db.prisma.apiKey, { findMany: async () => { throw refused } })
+  const m = testManager(model)
+  t.teardown(() => m.close())
+  await t.rejects(m.list(), refused)
+})
