@@ -78,8 +78,8 @@ export class RowCache<R extends ApiKeyRecord> {
 
   /** The row for `prefix`, from the cache while fresh; null when no key has it. */
   async get (prefix: string): Promise<Row<R> | null> {
-    const cached = this.#rows.get(prefix)
-    if (cached !== undefined && cached.staleAt > Date.now()) return cached
+    const cached = this.peek(prefix, Date.now())
+    if (cached !== undefined) return cached
     let pending = this.#loading.get(prefix)
     if (pending === undefined || pending.epoch !== this.#epoch) {
       const read = { epoch: this.#epoch, promise: this.#load(prefix, this.#epoch) }
