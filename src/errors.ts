@@ -47,6 +47,8 @@ export const errors = {
   NOT_ROTATABLE: createError('FST_API_KEY_NOT_ROTATABLE', 'API key %s is revoked: it cannot be rotated, create a new key instead', 409),
   ROTATE_CONFLICT: createError('FST_API_KEY_ROTATE_CONFLICT', 'API key %s kept changing during rotation (%s attempts): try again', 409),
   // A query Prisma would not run (an unknown column, a value of the wrong type): the reason only, never the arguments.
+  // Background only (onBackgroundError): the change feed's query or connection failed.
+  FEED_BROKEN: createError('FST_API_KEY_FEED_BROKEN', 'The change feed stopped: until it is back (it is retried), changes made elsewhere reach this instance within cacheTtl', 500),
   QUERY_REFUSED: createError('FST_API_KEY_QUERY_REFUSED', 'Prisma refused the query: %s', 500),
   CLOSED: createError('FST_API_KEY_CLOSED', 'The API key manager is closed: it cannot %s any more', 500),
   PREFIX_EXHAUSTED: createError('FST_API_KEY_PREFIX_EXHAUSTED', 'Could not find a free key prefix after %s attempts', 500)

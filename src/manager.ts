@@ -1,3 +1,4 @@
+import { listenForChanges, pollChangeLog, type ChangeFeed, type ChangeHandlers } from './change-feed.js'
 import { errors } from './errors.js'
 import { Hasher } from './hasher.js'
 import { generateKey, keyInText, keyPattern } from './key-format.js'
@@ -57,7 +58,8 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
    */
   update (id: string, data: Record<string, unknown>): Promise<R>
   /**
-   * Revokes a key, permanently: refused at once on this instance, within `cacheTtl` on others.
+   * Revokes a key, permanently: refused at once on this instance; on others
+   * within about a second with a change feed, within `cacheTtl` without.
    * @example
    * await fastify.apiKeys.revoke(apiKey.id)
    */
@@ -89,10 +91,14 @@ const ROTATE_ATTEMPTS = 5
  * await manager.close()
  */
 export function createApiKeyManager<R extends ApiKeyRecord = RegisteredApiKey> (options: ApiKeyManagerOptions): ApiKeyManager<R> {
-  return buildManager(normalizeManagerOptions(options))
+  const settings = normalizeManagerOptions(options)
+  const { manager, ready } = buildManager<R>(settings)
+  ready.catch(settings.onBackgroundError)
+  return manager
 }
 
-export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: ManagerSettings): ApiKeyManager<R> {
+/** A manager, and when its change feed is running (at once without one; rejects with NOT_MIGRATED). */
+export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: ManagerSettings): { manager: ApiKeyManager<R>, ready: Promise<void> } {
   const store = new Store<R>(settings.model, settings.include)
   const hasher = new Hasher(settings.scrypt, settings.hashThreads, settings.hashQueue)
   const { brand } = settings
@@ -108,6 +114,11 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     onError: onBackgroundError
   })
   const lastUsed = new LastUsedWriter(store, settings.lastUsedInterval, onBackgroundError)
+  const feed = startFeed(settings, {
+    changed: (prefix) => verifier.invalidate(prefix),
+    resync: () => verifier.resync(),
+    broken: onBackgroundError
+  })
 
   let closed = false
   const checkOpen = (what: string): void => { if (closed) throw new errors.CLOSED(what) }
@@ -213,6 +224,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     flush: async () => await lastUsed.flush(),
     close: async () => {
       closed = true
+      await feed?.close()
       verifier.close()
       try {
         await lastUsed.close()
@@ -221,5 +233,12 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
       }
     }
   }
-  return manager
+  return { manager, ready: feed?.ready ?? Promise.resolve() }
+}
+
+function startFeed (settings: ManagerSettings, handlers: ChangeHandlers): ChangeFeed | null {
+  const feed = settings.changeFeed
+  if (feed === null) return null
+  if ('listen' in feed) return listenForChanges({ connect: feed.listen, channel: feed.channel }, handlers)
+  return pollChangeLog({ model: feed.model, interval: feed.interval, hold: settings.cache.ttl }, handlers)
 }

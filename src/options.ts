@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os'
+import { CHANGE_LOG_METHODS, type ChangeLogDelegate, type ListenClient } from './change-feed.js'
 import { checkKnown, fail, isPlainObject } from './checks.js'
 import { paramsError, type ScryptParams } from './hash-format.js'
 import { BRAND_RULE, isBrand } from './key-format.js'
@@ -16,7 +17,13 @@ export interface ApiKeyManagerOptions {
   hashThreads?: number
   /** Hashes allowed to wait for a thread; beyond, checks fail fast with 503. */
   hashQueue?: number
-  /** How long (ms) a key's row is trusted before it is read again; 0 reads it on every check. */
+  /**
+   * How changes made elsewhere (other instances, the CLI, SQL) reach this
+   * instance within about a second: the change log's delegate to poll
+   * (SQLite, MySQL), or a PostgreSQL connection to LISTEN on (docs/change-feed.md).
+   */
+  changeFeed?: ChangeFeedOption
+  /** How long (ms) a key's row is trusted before it is read again; 0 reads it on every check. Default 60 s with a changeFeed, 5 s without. */
   cacheTtl?: number
   /** Keys remembered (rows, verified secrets, failure counts), each. */
   cacheSize?: number
@@ -36,6 +43,14 @@ export interface ApiKeyManagerOptions {
   onBackgroundError?: (err: unknown) => void
 }
 
+export type ChangeFeedOption =
+  | { model: ChangeLogDelegate, pollInterval?: number }
+  | { listen: () => ListenClient, channel?: string }
+
+type ChangeFeedSettings =
+  | { model: ChangeLogDelegate, interval: number }
+  | { listen: () => ListenClient, channel: string }
+
 export interface CacheSettings {
   ttl: number
   size: number
@@ -53,6 +68,7 @@ export interface ManagerSettings {
   scrypt: ScryptParams
   hashThreads: number
   hashQueue: number
+  changeFeed: ChangeFeedSettings | null
   cache: CacheSettings
   throttle: ThrottleSettings
   lastUsedInterval: number
@@ -66,7 +82,7 @@ export interface ManagerSettings {
 export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 12, r: 8, p: 1 })
 
 export const MANAGER_OPTIONS = [
-  'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
+  'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'changeFeed', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
   'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'onBackgroundError'
 ] as const
 
@@ -75,7 +91,13 @@ export const DEFAULTS = {
   // database driver need a core of their own to keep answering.
   hashThreads: Math.max(1, Math.floor(availableParallelism() / 2)),
   hashQueue: 100,
+  // With a change feed the TTL is a safety net (a lost notification, a feed
+  // that broke): changes arrive within a second, and a minute bounds the rest
+  // at what hosted services document for every revocation. Without one, it is
+  // the only way changes made elsewhere arrive.
   cacheTtl: 5_000,
+  cacheTtlWithFeed: 60_000,
+  pollInterval: 1_000,
   cacheSize: 10_000,
   maxFailures: 10,
   // One check a second once a burst is spent: a flood cannot lock a prefix's
@@ -85,12 +107,37 @@ export const DEFAULTS = {
   lastUsedInterval: 60_000
 } as const
 
-function integer (o: Record<string, unknown>, name: keyof typeof DEFAULTS, min: number, max: number): number {
-  const value = o[name] ?? DEFAULTS[name]
+function integer (o: Record<string, unknown>, name: string, min: number, max: number, fallback = DEFAULTS[name as keyof typeof DEFAULTS], label = name): number {
+  const value = o[name] ?? fallback
   if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
-    fail(name, `expected an integer from ${min} to ${max}`)
+    fail(label, `expected an integer from ${min} to ${max}`)
   }
   return value as number
+}
+
+// PostgreSQL's identifiers, unquoted and lower case, as LISTEN takes them quoted.
+const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/
+
+function changeFeed (value: unknown): ChangeFeedSettings | null {
+  if (value === undefined) return null
+  const shape = 'expected { model: prisma.apiKeyChange } (SQLite, MySQL) or { listen: () => new pg.Client(...) } (PostgreSQL)'
+  if (!isPlainObject(value)) fail('changeFeed', shape)
+  const o = value as Record<string, unknown>
+  if (('listen' in o) === ('model' in o)) fail('changeFeed', shape)
+  if ('listen' in o) {
+    checkKnown(o, ['listen', 'channel'], (name, message) => fail(`changeFeed.${name}`, message))
+    if (typeof o.listen !== 'function') fail('changeFeed.listen', 'expected a function returning a new, unconnected pg.Client')
+    const channel = o.channel ?? 'api_key_changes'
+    if (typeof channel !== 'string' || !CHANNEL.test(channel)) fail('changeFeed.channel', 'expected the channel the trigger notifies: lower-case letters, digits and _')
+    return { listen: o.listen as () => ListenClient, channel }
+  }
+  checkKnown(o, ['model', 'pollInterval'], (name, message) => fail(`changeFeed.${name}`, message))
+  for (const method of CHANGE_LOG_METHODS) {
+    if (typeof (o.model as Record<string, unknown> | null)?.[method] !== 'function') {
+      fail('changeFeed.model', `expected the change log's Prisma delegate such as prisma.apiKeyChange (missing ${method}())`)
+    }
+  }
+  return { model: o.model as ChangeLogDelegate, interval: integer(o, 'pollInterval', 100, 60_000, DEFAULTS.pollInterval, 'changeFeed.pollInterval') }
 }
 
 const DAY = 24 * 60 * 60 * 1000
@@ -120,14 +167,16 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
   }
   if (o.usable !== undefined && typeof o.usable !== 'function') fail('usable', 'expected a function (apiKey) => boolean')
   if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') fail('onBackgroundError', 'expected a function (err) => void')
+  const feed = changeFeed(o.changeFeed)
   return {
     model,
     brand,
     scrypt,
     hashThreads: integer(o, 'hashThreads', 1, 64),
     hashQueue: integer(o, 'hashQueue', 0, 1_000_000),
+    changeFeed: feed,
     cache: {
-      ttl: integer(o, 'cacheTtl', 0, DAY),
+      ttl: integer(o, 'cacheTtl', 0, DAY, feed === null ? DEFAULTS.cacheTtl : DEFAULTS.cacheTtlWithFeed),
       size: integer(o, 'cacheSize', 1, 10_000_000)
     },
     throttle: {

@@ -136,13 +136,28 @@ async function checkStore (store: Store, log: FastifyBaseLogger, wait: number): 
   }
 }
 
+// The change feed: a log or trigger the migrations did not create stops the
+// app; a database that does not answer yet is retried in the background
+// (until then changes made elsewhere arrive within cacheTtl).
+async function checkFeed (ready: Promise<void>, log: FastifyBaseLogger, wait: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, wait, 'late') })
+  try {
+    if (await Promise.race([ready, late]) === 'late') {
+      log.warn(`fastify-prisma-api-key: the change feed did not start within ${wait} ms, retrying in the background`)
+    }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOptions): Promise<void> {
   const settings = normalizePluginOptions(options)
   const { decorator, securityScheme } = settings
   // Background failures go to the app's log, unless the app handles them itself.
   const onBackgroundError = options.onBackgroundError ??
     ((err: unknown) => fastify.log.warn({ err }, 'fastify-prisma-api-key: a background write failed, it will be retried'))
-  const manager = buildManager({ ...settings.manager, onBackgroundError })
+  const { manager, ready } = buildManager({ ...settings.manager, onBackgroundError })
   const checks = createChecks(settings, manager)
 
   // apiKey -> fastify.apiKeys, request.apiKey, fastify.verifyApiKey, config.apiKey.
@@ -169,7 +184,10 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
   // Fastify fills in pluginTimeout's default (10 s); 0 turns the timeout off.
   const half = (fastify.initialConfig.pluginTimeout as number) / 2
   const wait = half > 0 ? Math.min(STARTUP_WAIT, half) : STARTUP_WAIT
-  fastify.addHook('onReady', async () => await checkStore(new Store(model, include), fastify.log, wait))
+  fastify.addHook('onReady', async () => {
+    await checkStore(new Store(model, include), fastify.log, wait)
+    await checkFeed(ready, fastify.log, wait)
+  })
 
   // A last lastUsedAt flush that fails is logged: it must not keep the app from closing.
   fastify.addHook('onClose', async () => {

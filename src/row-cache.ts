@@ -27,6 +27,8 @@ export interface Row<R> extends Hashes {
   read: number
   /** when this copy must be read again from the database (ms epoch) */
   staleAt: number
+  /** from when a check of this copy has it read again in the background (Infinity once asked) */
+  renewAt: number
   /** the answer for a check that passes on this copy, made once per read */
   accepted: { valid: true, apiKey: R }
 }
@@ -37,17 +39,18 @@ export function previousWorks (row: Row<ApiKeyRecord>, now: number): boolean {
   return row.previousHashedKey !== null && until !== null && now < until.getTime()
 }
 
-// Rows a background refresh reads per query, yielding to the event loop in
+// Rows a background read asks for per query, yielding to the event loop in
 // between: a query and the parsing of its rows stay one short turn (with
 // better-sqlite3 the query itself runs on the event loop's thread).
-const REFRESH_BATCH = 100
+const BATCH = 100
 
 /**
  * Rows by prefix, each trusted for `ttl` ms. Concurrent misses for a prefix
  * share one read; every invalidation starts a new epoch, and a read that
  * began in an older epoch is neither joined nor kept, so nothing read before
- * a revoke returned is served after it. Busy rows are re-read in batches in
- * the background before they go stale.
+ * a revoke returned is served after it. A row still in use in the last
+ * quarter of its TTL is read again in the background (renewed), so a busy
+ * key never waits for its own re-read; a row nobody asks for costs nothing.
  */
 export class RowCache<R extends ApiKeyRecord> {
   readonly #store: Store<R>
@@ -55,9 +58,14 @@ export class RowCache<R extends ApiKeyRecord> {
   readonly #rows: Lru<string, Row<R>>
   readonly #loading = new Map<string, { epoch: number, promise: Promise<Row<R> | null> }>()
   readonly #reads: BatchedReads<R>
+  // Prefixes to renew, gathered for up to RENEW_WINDOW: one query for many.
+  #renewing = new Set<string>()
+  #renewTimer: NodeJS.Timeout | null = null
+  #revalidating: Promise<void> | null = null
+  #revalidateAgain = false
+  #closed = false
   #epoch = 0
   #readCount = 0
-  #refresher: NodeJS.Timeout | null = null
 
   constructor (store: Store<R>, ttl: number, size: number) {
     this.#store = store
@@ -90,10 +98,12 @@ export class RowCache<R extends ApiKeyRecord> {
     return await pending.promise
   }
 
-  /** The cached copy while it is fresh; never reads. */
+  /** The cached copy while it is fresh; never waits for a read. */
   peek (prefix: string, now: number): Row<R> | undefined {
     const cached = this.#rows.get(prefix)
-    return cached !== undefined && cached.staleAt > now ? cached : undefined
+    if (cached === undefined || cached.staleAt <= now) return undefined
+    if (cached.renewAt <= now) this.#renew(cached)
+    return cached
   }
 
   /** Forgets the cached copy: the next get reads the row again. */
@@ -107,9 +117,35 @@ export class RowCache<R extends ApiKeyRecord> {
     this.#rows.delete(prefix)
   }
 
+  /**
+   * Reads every cached row again, in the background, BATCH a query: for when
+   * changes may have been missed (the change feed was down). The copies serve
+   * meanwhile, within their TTL. A call during a run starts one more after it.
+   */
+  revalidate (): void {
+    if (this.#revalidating !== null) {
+      this.#revalidateAgain = true
+      return
+    }
+    this.#revalidating = this.#reread([...this.#rows.entries()].map(([prefix]) => prefix))
+      .finally(() => {
+        this.#revalidating = null
+        if (this.#revalidateAgain && !this.#closed) {
+          this.#revalidateAgain = false
+          this.revalidate()
+        }
+      })
+  }
+
+  /** Settles when a revalidate under way is done (for tests and close). */
+  async settled (): Promise<void> {
+    while (this.#revalidating !== null) await this.#revalidating
+  }
+
   close (): void {
-    if (this.#refresher !== null) clearInterval(this.#refresher)
-    this.#refresher = null
+    this.#closed = true
+    if (this.#renewTimer !== null) clearTimeout(this.#renewTimer)
+    this.#renewTimer = null
   }
 
   async #load (prefix: string, epoch: number): Promise<Row<R> | null> {
@@ -117,10 +153,7 @@ export class RowCache<R extends ApiKeyRecord> {
     // A case-insensitive collation (MySQL's default) may match another case.
     if (stored === null || stored.prefix !== prefix) return null
     const row = this.#toRow(stored, Date.now())
-    if (epoch === this.#epoch && this.#ttl > 0) {
-      this.#rows.set(prefix, row)
-      this.#startRefresher()
-    }
+    if (epoch === this.#epoch && this.#ttl > 0) this.#rows.set(prefix, row)
     return row
   }
 
@@ -133,40 +166,55 @@ export class RowCache<R extends ApiKeyRecord> {
       hashedKey,
       previousHashedKey: previousHashedKey ?? null,
       read: ++this.#readCount,
-      staleAt: readAt + this.#ttl
+      staleAt: readAt + this.#ttl,
+      renewAt: readAt + this.#ttl * RENEW_AT
     }
   }
 
-  // Rows are re-read before they go stale, REFRESH_BATCH prefixes a query,
-  // every half TTL. Read one by one as they expired, 10,000 busy keys at a
-  // 5 s TTL cost 2,000 queries a second: a whole core spent on Prisma.
-  #startRefresher (): void {
-    if (this.#refresher !== null) return
-    this.#refresher = setInterval(() => { this.#refresh().catch(() => {}) }, Math.max(50, this.#ttl / 2))
-    this.#refresher.unref()
+  #renew (row: Row<R>): void {
+    row.renewAt = Infinity
+    this.#renewing.add(row.record.prefix)
+    if (this.#renewTimer !== null) return
+    this.#renewTimer = setTimeout(() => {
+      this.#renewTimer = null
+      const due = [...this.#renewing]
+      this.#renewing = new Set()
+      this.#reread(due).catch(() => {})
+    }, Math.min(RENEW_WINDOW, this.#ttl * (1 - RENEW_AT) / 2))
+    this.#renewTimer.unref()
   }
 
-  async #refresh (): Promise<void> {
-    const started = Date.now()
-    const epoch = this.#epoch
-    const due: string[] = []
-    for (const [prefix, row] of this.#rows.entries()) {
-      // Due if stale before the round after next: a round that runs late (a
-      // busy event loop, a slow query) still lands before the row goes stale.
-      if (row.staleAt - started <= this.#ttl * 0.75) due.push(prefix)
-    }
-    for (let i = 0; i < due.length; i += REFRESH_BATCH) {
-      const batch = due.slice(i, i + REFRESH_BATCH)
-      const stored = await this.#store.findByPrefixes(batch)
-      // An invalidation during the query: leave the entries to expire and reload.
-      if (epoch !== this.#epoch) return
-      const found = new Set<string>()
-      for (const row of stored) {
-        found.add(row.prefix)
-        this.#rows.replace(row.prefix, this.#toRow(row, started))
+  // Reads rows again, BATCH prefixes a query, and puts each back where it
+  // was (a row evicted or dropped meanwhile is not brought back). A failed
+  // query leaves the copies to expire; an invalidation during one drops its
+  // prefixes, since what it read may predate the change.
+  async #reread (prefixes: string[]): Promise<void> {
+    for (let i = 0; i < prefixes.length && !this.#closed; i += BATCH) {
+      const batch = prefixes.slice(i, i + BATCH)
+      const epoch = this.#epoch
+      const started = Date.now()
+      let stored: Array<StoredApiKey<R>>
+      try {
+        stored = await this.#store.findByPrefixes(batch)
+      } catch {
+        return
       }
-      for (const prefix of batch) if (!found.has(prefix)) this.#rows.delete(prefix)
+      if (epoch !== this.#epoch) {
+        for (const prefix of batch) this.#rows.delete(prefix)
+      } else {
+        const found = new Set<string>()
+        for (const row of stored) {
+          found.add(row.prefix)
+          this.#rows.replace(row.prefix, this.#toRow(row, started))
+        }
+        for (const prefix of batch) if (!found.has(prefix)) this.#rows.delete(prefix)
+      }
       await nextTurn()
     }
   }
 }
+
+// A row in use is renewed from three quarters of its TTL on, the reads for
+// renewal gathered for up to RENEW_WINDOW ms (and never past half the rest).
+const RENEW_AT = 0.75
+const RENEW_WINDOW = 1_000

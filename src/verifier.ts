@@ -67,6 +67,11 @@ export class Verifier<R extends ApiKeyRecord> {
     this.#rows.invalidate(prefix)
   }
 
+  /** Changes may have been missed: every cached row is read again (in the background). */
+  resync (): void {
+    this.#rows.revalidate()
+  }
+
   close (): void {
     this.#rows.close()
   }

@@ -93,7 +93,7 @@ eachDatabase(t, async (t, db) => {
     t.equal(m.verifyCached(key), null, 'a closed manager answers nothing from memory (verify says it is closed)')
   })
 
-  t.test('busy keys are re-read in batches before they go stale, not one query each', async (t) => {
+  t.test('busy keys are renewed in batches before they go stale, not read one query each', async (t) => {
     const { model, calls } = counted(db.prisma.apiKey)
     const m = testManager(model, { cacheTtl: 600 })
     t.teardown(() => m.close())
@@ -107,35 +107,49 @@ eachDatabase(t, async (t, db) => {
       for (const { key } of keys) t.equal((await m.verify(key)).valid, true)
       await sleep(20)
     }
-    t.equal(calls.findUnique, 4, 'no key was read on its own again')
-    t.ok(calls.findMany >= 3, `${calls.findMany} batched refreshes`)
-    t.same(await m.verify(gone.key), { valid: false, reason: 'unknown' }, 'a deleted row leaves the cache at the next refresh')
+    t.equal(calls.findUnique, 4, 'no busy key was read on its own again (an expired row would be)')
+    t.ok(calls.findMany >= 2, `${calls.findMany} batched renewals in 1.5 s at a TTL of 600 ms`)
+    t.same(await m.verify(gone.key), { valid: false, reason: 'unknown' }, 'a row nobody used was not renewed: read again, it is gone')
   })
 
-  t.test('a failed or overtaken refresh changes nothing', async (t) => {
+  t.test('a failed or overtaken renewal changes nothing', async (t) => {
+    let mode: 'fail' | 'hold' | 'pass' = 'fail'
     let release: () => void = () => {}
-    let failing = true
+    let held: () => void = () => {}
+    const holding = new Promise<void>((resolve) => { held = resolve })
     const real = db.prisma.apiKey as any
     const model = withMethods(real, {
       findMany: async (args: unknown) => {
-        if (failing) throw new Error('connection reset')
-        await new Promise<void>((resolve) => { release = resolve })
-        return await real.findMany(args)
+        if (mode === 'fail') throw new Error('connection reset')
+        const rows = await real.findMany(args)
+        if (mode === 'hold') {
+          held()
+          await new Promise<void>((resolve) => { release = resolve })
+        }
+        return rows
       }
     })
-    const m = testManager(model, { cacheTtl: 100 })
-    t.teardown(() => m.close())
-    const { apiKey, key } = await m.create({ name: 'refresh trouble' })
+    // Long enough a TTL that its last quarter (500 ms) is hit on a loaded machine.
+    const m = testManager(model, { cacheTtl: 2000 })
+    // Renewals' timers do not hold the process open (an app's server does).
+    const open = setInterval(() => {}, 1000)
+    t.teardown(async () => { clearInterval(open); await m.close() })
+    const { apiKey, key } = await m.create({ name: 'renewal trouble' })
     t.equal((await m.verify(key)).valid, true)
-    await sleep(250)
-    t.equal((await m.verify(key)).valid, true, 'refreshes failed: the row is read again on demand')
-    failing = false
-    await sleep(60)
-    // A refresh is now waiting on its query; a revocation overtakes it.
+    await sleep(1600)
+    t.equal((await m.verify(key)).valid, true, 'in the last quarter of the TTL: renewed in the background, and that fails')
+    await sleep(500)
+    t.equal((await m.verify(key)).valid, true, 'expired: read again on demand')
+    mode = 'hold'
+    await sleep(1600)
+    t.equal((await m.verify(key)).valid, true, 'renewed again: this read is held after its query')
+    await holding
+    // The renewal read the row before the revocation; its answer comes after.
     await m.revoke(apiKey.id)
+    t.same(await m.verify(key), { valid: false, reason: 'revoked' }, 'read again and cached: revoked')
     release()
     await sleep(20)
-    t.same(await m.verify(key), { valid: false, reason: 'revoked' })
+    t.same(await m.verify(key), { valid: false, reason: 'revoked' }, 'the overtaken renewal did not put the old row back')
   })
 
   t.test('cacheTtl 0 reads the database on every check', async (t) => {

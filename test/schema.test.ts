@@ -32,8 +32,9 @@ eachDatabase(t, async (t, db) => {
   })
 })
 
-// What the triggers of the change feed announce: every insert, delete and
-// update, except one that changes nothing but lastUsedAt and keyHmac.
+// What the triggers of the change feed announce: every update and delete,
+// except an update that changes nothing but lastUsedAt and keyHmac. Not an
+// insert: no instance holds a copy of a row that did not exist.
 eachDatabase(t, async (t, db) => {
   const prefix = `p${randomBytes(4).toString('hex')}`
   let announced: () => Promise<string[]>
@@ -57,7 +58,7 @@ eachDatabase(t, async (t, db) => {
   }
   const model = db.prisma.apiKey
   const key = await model.create({ data: { prefix, hashedKey: 'h', name: 'feed' } })
-  t.same(await announced(), [prefix], 'an insert')
+  t.same(await announced(), [], 'an insert is not announced')
   await model.update({ where: { id: key.id }, data: { lastUsedAt: new Date() } })
   await model.update({ where: { id: key.id }, data: { keyHmac: 'x' } })
   await model.update({ where: { id: key.id }, data: { lastUsedAt: new Date(Date.now() + 1000), keyHmac: 'y' } })

@@ -7,15 +7,10 @@ CREATE TABLE "ApiKeyChange" (
     "prefix" TEXT NOT NULL
 );
 
--- The change feed (docs/change-feed.md): every insert, delete and update of a
--- key row logs its prefix, for every instance to drop or re-read that row;
+-- The change feed (docs/change-feed.md): every update and delete of a key row
+-- logs its prefix, for every instance to drop or re-read that row;
 -- except an update that leaves every column but lastUsedAt and keyHmac as it
 -- was (the library's own bookkeeping, written often, changing no decision).
-CREATE TRIGGER "ApiKey_change_insert" AFTER INSERT ON "ApiKey"
-BEGIN
-    INSERT INTO "ApiKeyChange" ("prefix") VALUES (NEW."prefix");
-END;
-
 CREATE TRIGGER "ApiKey_change_delete" AFTER DELETE ON "ApiKey"
 BEGIN
     INSERT INTO "ApiKeyChange" ("prefix") VALUES (OLD."prefix");
