@@ -21,6 +21,8 @@ export type Client = SqliteClient | PostgresClient | MysqlClient
 // own means (a file, a schema, a database) so test files can run in parallel.
 export interface TestDatabase {
   provider: Provider
+  /** Where it is, for another process to open it (openLocation). */
+  location: Location
   prisma: SqliteClient
   /** Runs raw SQL through the driver, outside Prisma. */
   query (sql: string): Promise<any[]>
@@ -48,6 +50,7 @@ export async function openDatabase (provider: Provider): Promise<TestDatabase> {
   const prisma = new CLIENTS[provider]({ adapter: db.adapter as any })
   return {
     provider,
+    location: db.location,
     prisma,
     query: db.query,
     close: async () => {
@@ -74,8 +77,26 @@ export function eachDatabase (t: Test, suite: (t: Test, db: TestDatabase) => Pro
 }
 
 /** A fresh database migrated from another directory (an example app's), for a Prisma client of the caller's own. */
+export type Location =
+  | { provider: 'sqlite', file: string }
+  | { provider: 'postgresql', url: string, schema: string }
+  | { provider: 'mysql', url: string, database: string }
+
+/** A Prisma client (of the library's schema) on a database another process made. */
+export function openLocation (location: Location): Client {
+  if (location.provider === 'sqlite') return new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: location.file }) })
+  if (location.provider === 'postgresql') return new PostgresClient({ adapter: new PrismaPg({ connectionString: location.url }, { schema: location.schema }) })
+  const url = new URL(location.url)
+  return new MysqlClient({
+    adapter: new PrismaMariaDb({
+      host: url.hostname, port: Number(url.port || 3306), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database: location.database, connectionLimit: 5
+    })
+  })
+}
+
 export interface MigratedDatabase {
   provider: Provider
+  location: Location
   /** The driver adapter to build the caller's PrismaClient with; disconnect that client before close(). */
   adapter: PrismaBetterSqlite3 | PrismaPg | PrismaMariaDb
   /** Runs raw SQL through the driver, outside Prisma. */
@@ -96,6 +117,7 @@ export async function openMigratedDatabase (provider: Provider, migrations: stri
     for (const sql of scripts) db.exec(sql)
     return {
       provider,
+      location: { provider, file },
       adapter: new PrismaBetterSqlite3({ url: file }),
       query: async (sql) => {
         const statement = db.prepare(sql)
@@ -116,6 +138,7 @@ export async function openMigratedDatabase (provider: Provider, migrations: stri
     for (const sql of scripts) await admin.query(sql)
     return {
       provider,
+      location: { provider, url, schema },
       adapter: new PrismaPg({ connectionString: url }, { schema }),
       query: async (sql) => (await admin.query(sql)).rows,
       close: async () => {
@@ -138,6 +161,7 @@ export async function openMigratedDatabase (provider: Provider, migrations: stri
   for (const sql of scripts) await admin.query(sql)
   return {
     provider,
+    location: { provider, url: base.href, database },
     adapter: new PrismaMariaDb({ ...config, database, connectionLimit: 5 }),
     query: async (sql) => await admin.query(sql),
     close: async () => {

@@ -1,0 +1,62 @@
+// Several app processes on one database (SQLite: one file), each with the
+// change feed and the defaults: a key revoked through one instance, or in
+// SQL, is refused by the others long before the 60 s TTL could explain it.
+// How soon (the distribution) is measured by `npm run bench`, not here.
+import type { Test } from 'tap'
+import { spawn } from 'node:child_process'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { auth } from './helpers/app.ts'
+import { eachDatabase, type Location } from './helpers/databases.ts'
+
+async function startInstance (t: Test, location: Location): Promise<string> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/instance.ts'], {
+    cwd: new URL('..', import.meta.url).pathname,
+    env: { ...process.env, INSTANCE: JSON.stringify(location) },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  t.teardown(async () => {
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+  })
+  return await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (chunk) => {
+      out += chunk
+      const m = /listening (\S+)/.exec(out)
+      if (m !== null) resolve(m[1])
+    })
+    child.once('exit', (code) => reject(new Error(`instance exited with ${code}: ${out}`)))
+  })
+}
+
+// Long enough to be sure it is the feed, far short of the TTL (60 s).
+const FEED_BOUND = 10_000
+
+eachDatabase(t, async (t, db) => {
+  const [a, b] = await Promise.all([startInstance(t, db.location), startInstance(t, db.location)])
+  const post = async (url: string, body?: object): Promise<any> => {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) })
+    return await res.json()
+  }
+  const code = async (key: string): Promise<string> => {
+    const res = await fetch(`${b}/protected`, { headers: auth(key) })
+    return res.status === 200 ? 'ok' : (await res.json() as { code: string }).code
+  }
+  const keys: Array<{ id: string, key: string }> = []
+  for (let i = 0; i < 6; i++) keys.push(await post(`${a}/keys`, { name: `shared ${i}` }))
+  for (const { key } of keys) t.equal(await code(key), 'ok', 'instance B trusts a key instance A made')
+  const table = db.provider === 'mysql' ? '`ApiKey`' : '"ApiKey"'
+  const waits: number[] = []
+  for (const [i, { id, key }] of keys.entries()) {
+    const how = i % 2 === 0 ? 'through instance A' : 'in SQL'
+    if (i % 2 === 0) await post(`${a}/keys/${id}/revoke`)
+    else await db.query(`UPDATE ${table} SET revoked = true WHERE id = '${id}'`)
+    const started = Date.now()
+    while (await code(key) !== 'FST_API_KEY_REVOKED' && Date.now() - started < FEED_BOUND) await sleep(5)
+    waits.push(Date.now() - started)
+    t.ok(Date.now() - started < FEED_BOUND, `revoked ${how}: instance B refuses it`)
+  }
+  t.comment(`instance B refused after ${waits.join(', ')} ms`)
+})
