@@ -1,12 +1,12 @@
-// Every code example in the guides is run by a test: each ```ts and ```prisma
-// block must appear, word for word (whitespace aside), in a test, the example
-// app or a shipped schema. An edited example that no test runs fails here.
+// Every code example in the guides is run by a test: each ```ts, ```prisma
+// and ```sql block must appear, word for word (whitespace aside), in a test,
+// the example app, a shipped schema or a shipped migration (which the tests apply). An edited example that no test runs fails here.
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
 
 const root = new URL('../', import.meta.url)
-const GUIDES = ['docs/custom-models.md', 'docs/scopes.md', 'docs/rotation.md', 'docs/recipes.md', 'docs/admin.md']
-const TESTED_LANGUAGES = new Set(['ts', 'prisma'])
+const GUIDES = ['docs/change-feed.md', 'docs/custom-models.md', 'docs/scopes.md', 'docs/rotation.md', 'docs/recipes.md', 'docs/admin.md']
+const TESTED_LANGUAGES = new Set(['ts', 'prisma', 'sql'])
 
 const normalize = (text: string): string => text.replace(/\s+/g, ' ').trim()
 
@@ -19,7 +19,7 @@ function files (dir: string, pattern: RegExp): string[] {
 const sources = [
   ...files('test/', /\.ts$/),
   ...files('examples/', /\.(ts|prisma)$/),
-  ...files('prisma/', /schema\.prisma$/)
+  ...files('prisma/', /(schema\.prisma|migration\.sql)$/)
 ].filter((name) => name !== 'test/docs.test.ts')
 const corpus = sources.map((name) => normalize(readFileSync(new URL(name, root), 'utf8')))
 

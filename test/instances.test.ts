@@ -12,7 +12,7 @@ import { eachDatabase, type Location } from './helpers/databases.ts'
 async function startInstance (t: Test, location: Location): Promise<string> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/instance.ts'], {
     cwd: new URL('..', import.meta.url).pathname,
-    env: { ...process.env, INSTANCE: JSON.stringify(location) },
+    env: { ...process.env, INSTANCE: JSON.stringify(location), DATABASE_URL: 'url' in location ? location.url : '' },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   t.teardown(async () => {
