@@ -7,10 +7,10 @@ import { openDemoDatabase } from './db.ts'
 
 const port = Number(process.env.PORT ?? 3000)
 const host = process.env.HOST ?? '127.0.0.1'
-const { prisma, label } = await openDemoDatabase()
+const { prisma, changeFeed, label } = await openDemoDatabase()
 
 const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info' } })
-await app.register(apiKeyPlugin, { model: prisma.apiKey })
+await app.register(apiKeyPlugin, { model: prisma.apiKey, changeFeed })
 
 app.get('/', async () => ({ hello: 'world', try: 'GET /whoami with an API key' }))
 
