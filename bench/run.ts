@@ -12,10 +12,16 @@
 // bench/burst.ts (pinned to core 1) while a probe times the open route: 300
 // new keys on a warm server, and a restart (a fresh server, --restart keys).
 //
+// Last, the change feed across instances (bench/feed.ts): on each database,
+// how soon a revocation made through one instance or in SQL is refused by
+// another, and what the feed costs an idle instance.
+//
 // Options: --rounds 7, --seconds 5 (per row per round), --connections 50,
-// --keys 10000 (the many-keys row), --cold 300, --restart 10000, --databases
-// sqlite,postgresql (postgresql when BENCH_POSTGRES_URL or TEST_POSTGRES_URL
-// is set), --quick (3 short rounds and few keys, to try it out).
+// --keys 10000 (the many-keys row), --cold 300, --restart 10000,
+// --revocations 100 (per database), --databases sqlite,postgresql,mysql
+// (postgresql and mysql when BENCH_POSTGRES_URL / TEST_POSTGRES_URL and
+// BENCH_MYSQL_URL / TEST_MYSQL_URL are set), --quick (3 short rounds and few
+// keys, to try it out).
 import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -23,9 +29,9 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { createApiKeyManager } from '../src/index.ts'
 import { DEFAULTS } from '../src/options.ts'
-import { createBenchDatabase, dropBenchDatabase, openBenchDatabase, type BenchDatabase } from './database.ts'
+import { benchUrl, createBenchDatabase, createKeys, dropBenchDatabase, type BenchDatabase, type BenchProvider } from './database.ts'
+import { measureFeed } from './feed.ts'
 import type { ServerSettings } from './server.ts'
 import { startServer as spawnServer, type Server } from './server-process.ts'
 
@@ -37,7 +43,8 @@ const { values } = parseArgs({
     keys: { type: 'string', default: '10000' },
     cold: { type: 'string', default: '300' },
     restart: { type: 'string', default: '10000' },
-    databases: { type: 'string', default: 'sqlite,postgresql' },
+    revocations: { type: 'string', default: '100' },
+    databases: { type: 'string', default: 'sqlite,postgresql,mysql' },
     quick: { type: 'boolean', default: false }
   }
 })
@@ -48,6 +55,7 @@ const connections = Number(values.connections)
 const manyKeys = quick ? 1000 : Number(values.keys)
 const coldKeys = quick ? 100 : Number(values.cold)
 const restartKeys = quick ? 300 : Number(values.restart)
+const revocations = quick ? 10 : Number(values.revocations)
 const FAST = { ln: 10 }
 
 if (spawnSync('wrk', ['--version']).error !== undefined) {
@@ -129,19 +137,6 @@ const median = (values: number[]): number => {
 }
 const fixed = (n: number, digits = 2): string => n.toFixed(digits)
 
-async function createKeys (db: BenchDatabase, count: number, scrypt?: { ln: number }): Promise<string[]> {
-  const { prisma, close } = await openBenchDatabase(db)
-  const manager = createApiKeyManager({ model: prisma.apiKey, scrypt, hashThreads: availableParallelism() })
-  const keys: string[] = []
-  for (let i = 0; i < count; i += 64) {
-    const batch = Array.from({ length: Math.min(64, count - i) }, async (_, j) => (await manager.create({ name: `bench ${i + j}` })).key)
-    keys.push(...await Promise.all(batch))
-  }
-  await manager.close()
-  await close()
-  return keys
-}
-
 interface Burst { keys: number, seconds: number, statuses: Record<string, number>, quiet: Latency, during: Latency }
 interface Latency { p50: number, p99: number, max: number, count: number }
 
@@ -163,9 +158,11 @@ console.log(`# npm run bench${process.argv.slice(2).length > 0 ? ` -- ${process.
 console.log(`Node ${process.version}, ${availableParallelism()} cores; ${pinned ? 'servers pinned to core 0, wrk and the burst client to core 1' : 'NOT pinned'}; ` +
   `wrk -t1 -c${connections}; ${rounds} interleaved rounds of ${seconds} s per row, after a warm-up; default scrypt (ln=12) and hashThreads (${DEFAULTS.hashThreads}) unless noted\n`)
 
-const databases = values.databases.split(',').filter((name) => name === 'sqlite' || process.env.BENCH_POSTGRES_URL !== undefined || process.env.TEST_POSTGRES_URL !== undefined) as Array<'sqlite' | 'postgresql'>
+const databases = values.databases.split(',')
+  .filter((name) => name === 'sqlite' || ((name === 'postgresql' || name === 'mysql') && benchUrl(name) !== undefined)) as BenchProvider[]
 const dbs = new Map<string, BenchDatabase>()
-for (const provider of databases) dbs.set(provider, await createBenchDatabase(provider))
+// The throughput rows run on SQLite and PostgreSQL; the change feed's on all.
+for (const provider of databases) if (provider !== 'mysql') dbs.set(provider, await createBenchDatabase(provider))
 const sqlite = dbs.get('sqlite') as BenchDatabase
 const servers: Server[] = []
 const serve = async (settings: ServerSettings): Promise<Server> => {
@@ -184,10 +181,11 @@ try {
     { id: 'b', name: '@fastify/bearer-auth, 1 key', server: await serve({ guard: 'bearer', bearerKey }), path: '/protected', headers: { authorization: `Bearer ${bearerKey}` } },
     { id: 'c', name: 'ours, 1 key, warm', server: await serve({ guard: 'api-key', database: sqlite }), path: '/protected', headers: { authorization: `Api-Key ${one}` } }
   ]
-  const manyServer = await serve({ guard: 'api-key', database: sqlite, scrypt: FAST })
+  // As a team with many keys runs it: the change feed on, so rows are trusted a minute.
+  const manyServer = await serve({ guard: 'api-key', database: sqlite, scrypt: FAST, changeFeed: true })
   log(`warming ${many.length} keys...`)
   const warmed = await burst(manyServer, many, 0)
-  targets.push({ id: 'd', name: `ours, ${many.length} keys round-robin, warm (ln=10 hashes)`, server: manyServer, path: '/protected', keysFile: keysFile(many), pause: true, warmup: 3 })
+  targets.push({ id: 'd', name: `ours, ${many.length} keys round-robin, warm, change feed on (ln=10 hashes)`, server: manyServer, path: '/protected', keysFile: keysFile(many), pause: true, warmup: 3 })
   for (const [provider, db] of dbs) {
     const [key] = provider === 'sqlite' ? [one] : await createKeys(db, 1)
     targets.push({ id: `e ${provider}`, name: `ours, cacheTtl 0 (a read per check; concurrent checks of one key share it), ${provider}`, server: await serve({ guard: 'api-key', database: db, cacheTtl: 0 }), path: '/protected', headers: { authorization: `Api-Key ${key}` } })
@@ -218,7 +216,7 @@ try {
   }
   console.log(`\n(d) warm-up: ${warmed.keys} first checks in ${fixed(warmed.seconds, 1)} s.`)
 
-  // The many-keys server left alone: what keeping its rows fresh costs, and its longest event-loop turn.
+  // The many-keys server left alone: what it costs idle (its change feed's polls), and its longest event-loop turn.
   process.kill(manyServer.pid, 'SIGCONT')
   await sleep(3000)
   await manyServer.reset()
@@ -227,7 +225,7 @@ try {
   await sleep(idleSeconds * 1000)
   const idleUsed = await cpuMicros(manyServer.pid) - idleCpu
   const idleStats = await manyServer.stats()
-  console.log(`(d) idle with ${many.length} cached rows: ${fixed(idleUsed / idleSeconds / 1000, 1)} ms CPU per second keeping them fresh ` +
+  console.log(`(d) idle with ${many.length} cached rows: ${fixed(idleUsed / idleSeconds / 1000, 1)} ms CPU per second ` +
     `(${fixed(idleUsed / idleSeconds / many.length, 2)} µs per row per second); longest event-loop delay ${fixed(idleStats.maxDelayMs, 1)} ms.`)
   process.kill(manyServer.pid, 'SIGSTOP')
 
@@ -250,6 +248,16 @@ try {
   const r = await burst(fresh, restart, 0)
   console.log(`(g) restart: a fresh server took ${r.keys} keys it never saw from ${connections} connections; every key had its 200 after ${fixed(r.seconds, 1)} s; ` +
     `answers ${JSON.stringify(r.statuses)}: ${Object.entries(r.statuses).filter(([status]) => status.startsWith('5')).reduce((sum, [, n]) => sum + n, 0)} 5xx.`)
+
+  console.log(`\n(h) change feed: two server processes per database with the feed and the defaults (${quick ? 300 : manyKeys} keys cached on B); ` +
+    'a revocation through A or in SQL, after a random wait, until B refuses the key:\n')
+  console.log('| database | feed | revocations | p50 ms | p99 ms | max ms | B idle: SQL statements/s |')
+  console.log('|---|---|---|---|---|---|---|')
+  for (const provider of databases) {
+    log(`change feed on ${provider}...`)
+    const f = await measureFeed(provider, serve, { keys: quick ? 300 : manyKeys, revocations, idleSeconds: quick ? 5 : 20 })
+    console.log(`| ${provider} | ${provider === 'postgresql' ? 'LISTEN' : 'log polled every 1 s'} | ${f.revocations} | ${fixed(f.p50, 1)} | ${fixed(f.p99, 1)} | ${fixed(f.max, 1)} | ${fixed(f.idleQueriesPerSecond, 2)} |`)
+  }
 } finally {
   for (const server of servers) {
     process.kill(server.pid, 'SIGCONT')

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process'
 import type { ServerSettings } from './server.ts'
 
-export interface Stats { maxDelayMs: number, rss: number, maxRss: number, heapUsed: number, handles: Record<string, number> }
+export interface Stats { maxDelayMs: number, rss: number, maxRss: number, heapUsed: number, queries: number, handles: Record<string, number> }
 export interface Server { url: string, pid: number, stats: () => Promise<Stats>, reset: () => Promise<void>, stop: () => Promise<void> }
 
 // Servers still running when this process ends (an error, ^C) are stopped.

@@ -4,6 +4,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import bearerAuth from '@fastify/bearer-auth'
 import Fastify from 'fastify'
+import pg from 'pg'
 import apiKeyPlugin from '../src/index.ts'
 import { openBenchDatabase, type BenchDatabase } from './database.ts'
 
@@ -17,6 +18,10 @@ export interface ServerSettings {
   throttleDelay?: number
   maxFailures?: number
   failureWindow?: number
+  /** the change feed: the log polled (SQLite, MySQL) or LISTEN (PostgreSQL) */
+  changeFeed?: boolean
+  /** count Prisma's SQL statements (for /__stats) */
+  countQueries?: boolean
 }
 
 const settings = JSON.parse(process.env.BENCH_SERVER ?? '{}') as ServerSettings
@@ -31,11 +36,19 @@ if (settings.guard === 'bearer') {
   })
 }
 let close = async (): Promise<void> => {}
+let queries = 0
 if (settings.guard === 'api-key') {
-  const db = await openBenchDatabase(settings.database as BenchDatabase)
+  const database = settings.database as BenchDatabase
+  const db = await openBenchDatabase(database, settings.countQueries === true ? () => { queries++ } : undefined)
   close = db.close
+  const changeFeed = settings.changeFeed !== true
+    ? undefined
+    : database.provider === 'postgresql'
+      ? { listen: () => new pg.Client({ connectionString: database.url }) }
+      : { model: db.prisma.apiKeyChange }
   await app.register(apiKeyPlugin, {
     model: db.prisma.apiKey,
+    changeFeed,
     cacheTtl: settings.cacheTtl,
     scrypt: settings.scrypt,
     hashThreads: settings.hashThreads,
@@ -44,6 +57,7 @@ if (settings.guard === 'api-key') {
     failureWindow: settings.failureWindow
   })
   app.get('/protected', { config: { apiKey: true } }, async () => ({ hello: 'world' }))
+  app.post<{ Params: { id: string } }>('/__revoke/:id', async (request) => await app.apiKeys.revoke(request.params.id))
 }
 app.get('/open', async () => ({ hello: 'world' }))
 app.get('/__stats', async () => {
@@ -54,6 +68,7 @@ app.get('/__stats', async () => {
     rss: process.memoryUsage.rss(),
     maxRss: process.resourceUsage().maxRSS * 1024,
     heapUsed: process.memoryUsage().heapUsed,
+    queries,
     handles
   }
 })
