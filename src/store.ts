@@ -18,6 +18,14 @@ export const DELEGATE_METHODS = ['create', 'findUnique', 'findMany', 'count', 'u
 
 const OMIT_HASH = { hashedKey: true, previousHashedKey: true } as const
 
+// keyHmac (the pepper's, src/pepper.ts) is left out in JS, not by `omit`: a
+// model without the column is valid without a pepper, and Prisma refuses to
+// omit a field the model does not have.
+function withoutHmac<R> (stored: R): R {
+  const { keyHmac, ...record } = stored as R & { keyHmac?: unknown }
+  return record as R
+}
+
 // The unique-constraint code; every adapter maps its driver's error to it.
 export function isUniqueViolation (err: unknown): boolean {
   return (err as { code?: unknown })?.code === 'P2002'
@@ -43,9 +51,9 @@ function translate (err: unknown): never {
 }
 
 // The only module that talks to Prisma. Everything returned to callers is
-// read without hashedKey and previousHashedKey, so no hash leaves this file
-// except through findByPrefix(es), which the verifier needs, and secretOf,
-// which rotation compares against.
+// read without hashedKey, previousHashedKey and keyHmac, so none leaves this
+// file except through findByPrefix(es), which the verifier needs, and
+// secretOf, which rotation compares against.
 export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   readonly #model: ApiKeyDelegate
   // The relations every read returns (the `include` option), in the same Prisma call.
@@ -60,7 +68,7 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
 
   async create (data: Record<string, unknown>): Promise<R> {
     try {
-      return await this.#model.create({ data, ...this.#public })
+      return withoutHmac(await this.#model.create({ data, ...this.#public }))
     } catch (err) {
       if (isUniqueViolation(err)) throw err
       return translate(err)
@@ -90,7 +98,8 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
 
   async get (where: { id: string } | { prefix: string }): Promise<R | null> {
     try {
-      return await this.#model.findUnique({ where, ...this.#public })
+      const found = await this.#model.findUnique({ where, ...this.#public })
+      return found === null ? null : withoutHmac(found)
     } catch (err) {
       return translate(err)
     }
@@ -102,7 +111,7 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
         this.#model.findMany({ where, take, skip, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], ...this.#public }),
         this.#model.count({ where })
       ])
-      return { items, total }
+      return { items: items.map(withoutHmac), total }
     } catch (err) {
       return translate(err)
     }
@@ -111,7 +120,7 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   /** Updates one key; null when no key has that id. */
   async update (id: string, data: Record<string, unknown>): Promise<R | null> {
     try {
-      return await this.#model.update({ where: { id }, data, ...this.#public })
+      return withoutHmac(await this.#model.update({ where: { id }, data, ...this.#public }))
     } catch (err) {
       if ((err as { code?: unknown })?.code === 'P2025') return null
       return translate(err)
