@@ -17,6 +17,7 @@ export interface ServerSettings {
   throttleDelay?: number
   maxFailures?: number
   failureWindow?: number
+  pepper?: string
 }
 
 const settings = JSON.parse(process.env.BENCH_SERVER ?? '{}') as ServerSettings
@@ -41,7 +42,8 @@ if (settings.guard === 'api-key') {
     hashThreads: settings.hashThreads,
     throttleDelay: settings.throttleDelay,
     maxFailures: settings.maxFailures,
-    failureWindow: settings.failureWindow
+    failureWindow: settings.failureWindow,
+    pepper: settings.pepper
   })
   app.get('/protected', { config: { apiKey: true } }, async () => ({ hello: 'world' }))
 }

@@ -93,7 +93,7 @@ export function createApiKeyManager<R extends ApiKeyRecord = RegisteredApiKey> (
 }
 
 export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: ManagerSettings): ApiKeyManager<R> {
-  const store = new Store<R>(settings.model, settings.include)
+  const store = new Store<R>(settings.model, settings.include, settings.pepper !== null)
   const hasher = new Hasher(settings.scrypt, settings.hashThreads, settings.hashQueue)
   const { brand } = settings
   const pattern = keyPattern(brand)
@@ -105,6 +105,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     cache: settings.cache,
     throttle: settings.throttle,
     usable: settings.usable as UsableCheck<R> | null,
+    pepper: settings.pepper,
     onError: onBackgroundError
   })
   const lastUsed = new LastUsedWriter(store, settings.lastUsedInterval, onBackgroundError)

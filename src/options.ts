@@ -1,7 +1,9 @@
+import type { KeyObject } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { checkKnown, fail, isPlainObject } from './checks.js'
 import { paramsError, type ScryptParams } from './hash-format.js'
 import { BRAND_RULE, isBrand } from './key-format.js'
+import { PEPPER_RULE, pepperKeys } from './pepper.js'
 import { DELEGATE_METHODS, type ApiKeyDelegate } from './store.js'
 import type { ApiKeyRecord, RegisteredApiKey, UsableCheck } from './types.js'
 
@@ -32,6 +34,12 @@ export interface ApiKeyManagerOptions {
   include?: Record<string, unknown>
   /** The app's own rule: a key it returns false for is refused (401 FST_API_KEY_UNUSABLE). */
   usable?: UsableCheck<RegisteredApiKey>
+  /**
+   * A server-side secret of at least 32 bytes, from the environment, never the
+   * database (or an array of them, current first, to rotate it): a key scrypt
+   * verified once is then checked by HMAC on every instance (docs/security.md).
+   */
+  pepper?: string | Uint8Array | Array<string | Uint8Array>
   /** Called with errors that have no caller to go to (a failed lastUsedAt or re-hash write); default: a process warning (the plugin logs them). */
   onBackgroundError?: (err: unknown) => void
 }
@@ -58,6 +66,8 @@ export interface ManagerSettings {
   lastUsedInterval: number
   include: Record<string, unknown> | undefined
   usable: UsableCheck<ApiKeyRecord> | null
+  /** the pepper's HMAC keys, current first; null without a pepper */
+  pepper: readonly KeyObject[] | null
   onBackgroundError: (err: unknown) => void
 }
 
@@ -67,7 +77,7 @@ export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 12, r: 8, p: 1 }
 
 export const MANAGER_OPTIONS = [
   'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
-  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'onBackgroundError'
+  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'onBackgroundError'
 ] as const
 
 export const DEFAULTS = {
@@ -119,6 +129,8 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
     fail('include', 'expected a Prisma include object such as { organization: true }')
   }
   if (o.usable !== undefined && typeof o.usable !== 'function') fail('usable', 'expected a function (apiKey) => boolean')
+  const pepper = o.pepper === undefined ? null : pepperKeys(o.pepper)
+  if (o.pepper !== undefined && pepper === null) fail('pepper', PEPPER_RULE)
   if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') fail('onBackgroundError', 'expected a function (err) => void')
   return {
     model,
@@ -138,6 +150,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
     lastUsedInterval: integer(o, 'lastUsedInterval', 0, DAY),
     include: o.include as Record<string, unknown> | undefined,
     usable: (o.usable as UsableCheck<ApiKeyRecord> | undefined) ?? null,
+    pepper,
     onBackgroundError: (o.onBackgroundError as ManagerSettings['onBackgroundError'] | undefined) ?? warn
   }
 }

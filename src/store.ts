@@ -59,10 +59,13 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   // The relations every read returns (the `include` option), in the same Prisma call.
   readonly #include: object | undefined
   readonly #public: { omit: typeof OMIT_HASH, include?: object }
+  // A pepper is configured: keyHmac is written, and cleared when a key is revoked or rotated.
+  readonly #hmac: boolean
 
-  constructor (model: ApiKeyDelegate, include?: object) {
+  constructor (model: ApiKeyDelegate, include?: object, hmac = false) {
     this.#model = model
     this.#include = include
+    this.#hmac = hmac
     this.#public = include === undefined ? { omit: OMIT_HASH } : { omit: OMIT_HASH, include }
   }
 
@@ -120,7 +123,8 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   /** Updates one key; null when no key has that id. */
   async update (id: string, data: Record<string, unknown>): Promise<R | null> {
     try {
-      return withoutHmac(await this.#model.update({ where: { id }, data, ...this.#public }))
+      const changes = this.#hmac && data.revoked === true ? { ...data, keyHmac: null } : data
+      return withoutHmac(await this.#model.update({ where: { id }, data: changes, ...this.#public }))
     } catch (err) {
       if ((err as { code?: unknown })?.code === 'P2025') return null
       return translate(err)
@@ -144,7 +148,7 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
     try {
       const { count } = await this.#model.updateMany({
         where: { id, hashedKey: from, revoked: false },
-        data: { hashedKey: to, previousHashedKey: from, previousKeyExpiresAt: until }
+        data: { hashedKey: to, previousHashedKey: from, previousKeyExpiresAt: until, ...(this.#hmac ? { keyHmac: null } : {}) }
       })
       return count === 1
     } catch (err) {
@@ -160,33 +164,55 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
     }
   }
 
-  /** Replaces a hash only if it is still the one that was verified. */
-  async replaceHash (id: string, from: string, to: string): Promise<void> {
+  /** Replaces a hash only if it is still the one that was verified; with the pepper's HMAC for the new hash, if given. */
+  async replaceHash (id: string, from: string, to: string, keyHmac?: string): Promise<void> {
     try {
-      await this.#model.updateMany({ where: { id, hashedKey: from }, data: { hashedKey: to } })
+      await this.#model.updateMany({ where: { id, hashedKey: from }, data: keyHmac === undefined ? { hashedKey: to } : { hashedKey: to, keyHmac } })
+    } catch (err) {
+      translate(err)
+    }
+  }
+
+  /** Stores the pepper's HMAC for a key verified against `hashedKey`, only while that is still the key's hash and it is not revoked. */
+  async storeHmac (id: string, hashedKey: string, keyHmac: string): Promise<void> {
+    try {
+      await this.#model.updateMany({ where: { id, hashedKey, revoked: false }, data: { keyHmac } })
     } catch (err) {
       translate(err)
     }
   }
 
   /**
-   * The plugin's startup check: one read (of no row), with the include. A
-   * missing table or column means the migrations were not applied; a
-   * validation error, an include naming no relation, or a model that is not a
-   * key model; anything else, a store that cannot answer (UNAVAILABLE).
+   * The plugin's startup check: one read (of no row), with the include, and
+   * with a pepper one more, of keyHmac. A missing table or column means the
+   * migrations were not applied; a validation error, an include naming no
+   * relation, a model that is not a key model, or one without the pepper's
+   * column; anything else, a store that cannot answer (UNAVAILABLE).
    */
   async check (): Promise<void> {
-    const read = async (include?: object): Promise<unknown> => await this.#model.findUnique({ where: { prefix: '' }, include })
-    try {
-      await read(this.#include)
-    } catch (err) {
-      const { name, code } = err as { name?: unknown, code?: unknown }
-      if (code === 'P2021' || code === 'P2022') throw new errors.NOT_MIGRATED(reasonOf(err), { cause: err })
-      if (name !== 'PrismaClientValidationError') throw new errors.UNAVAILABLE({ cause: err })
+    const read = async (args: object): Promise<unknown> => await this.#model.findUnique({ where: { prefix: '' }, ...args })
+    await startupRead(read({ include: this.#include }), async (err) => {
       // Read again without the include to tell which of the two Prisma refused.
-      const option = this.#include !== undefined && await read().then(() => true, () => false) ? 'include' : 'model'
-      throw new errors.INVALID_OPTION(option, reasonOf(err), { cause: err })
+      const option = this.#include !== undefined && await read({}).then(() => true, () => false) ? 'include' : 'model'
+      return new errors.INVALID_OPTION(option, reasonOf(err), { cause: err })
+    })
+    // Only now: the model passed, so a refusal of this read is about keyHmac alone.
+    if (this.#hmac) {
+      await startupRead(read({ select: { keyHmac: true } }), async (err) => new errors.INVALID_OPTION('pepper',
+        'the model has no keyHmac column, where the pepper\'s HMACs are kept: add `keyHmac String?` to it and migrate (docs/custom-models.md), or leave pepper out', { cause: err }))
     }
+  }
+}
+
+// A startup read's failure, by what it means: `refused` names the option Prisma refused.
+async function startupRead (read: Promise<unknown>, refused: (err: unknown) => Promise<Error>): Promise<void> {
+  try {
+    await read
+  } catch (err) {
+    const { name, code } = err as { name?: unknown, code?: unknown }
+    if (code === 'P2021' || code === 'P2022') throw new errors.NOT_MIGRATED(reasonOf(err), { cause: err })
+    if (name !== 'PrismaClientValidationError') throw new errors.UNAVAILABLE({ cause: err })
+    throw await refused(err)
   }
 }
 
