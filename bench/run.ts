@@ -8,9 +8,12 @@
 // Before anything else the open route must keep its server's core busy:
 // then the server, not wrk, is what is measured.
 //
-// Then two bursts of keys the server never saw, sent from 50 connections by
+// Then bursts of keys the server never saw, sent from 50 connections by
 // bench/burst.ts (pinned to core 1) while a probe times the open route: 300
-// new keys on a warm server, and a restart (a fresh server, --restart keys).
+// new keys on a warm server, and two restarts (a fresh server, --restart
+// keys), both with a pepper: the first on rows with no stored HMAC, so every
+// key costs a scrypt as without a pepper (and gets its HMAC written), the
+// second a fresh server again, with the same pepper, on those rows.
 //
 // Last, the change feed across instances (bench/feed.ts): on each database,
 // how soon a revocation made through one instance or in SQL is refused by
@@ -21,8 +24,10 @@
 // --revocations 100 (per database), --databases sqlite,postgresql,mysql
 // (postgresql and mysql when BENCH_POSTGRES_URL / TEST_POSTGRES_URL and
 // BENCH_MYSQL_URL / TEST_MYSQL_URL are set), --quick (3 short rounds and few
-// keys, to try it out).
+// keys, to try it out), --only restart or --only feed (those rows alone; no
+// wrk needed).
 import { spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -30,7 +35,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { DEFAULTS } from '../src/options.ts'
-import { benchUrl, createBenchDatabase, createKeys, dropBenchDatabase, type BenchDatabase, type BenchProvider } from './database.ts'
+import { benchUrl, createBenchDatabase, createKeys, dropBenchDatabase, openBenchDatabase, type BenchDatabase, type BenchProvider } from './database.ts'
 import { measureFeed } from './feed.ts'
 import type { ServerSettings } from './server.ts'
 import { startServer as spawnServer, type Server } from './server-process.ts'
@@ -45,9 +50,16 @@ const { values } = parseArgs({
     restart: { type: 'string', default: '10000' },
     revocations: { type: 'string', default: '100' },
     databases: { type: 'string', default: 'sqlite,postgresql,mysql' },
-    quick: { type: 'boolean', default: false }
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' }
   }
 })
+if (values.only !== undefined && values.only !== 'restart' && values.only !== 'feed') {
+  console.error('--only takes restart or feed')
+  process.exit(1)
+}
+const all = values.only === undefined
+const rows = (name: string): boolean => all || values.only === name
 const quick = values.quick
 const rounds = quick ? 3 : Number(values.rounds)
 const seconds = quick ? 2 : Number(values.seconds)
@@ -58,7 +70,7 @@ const restartKeys = quick ? 300 : Number(values.restart)
 const revocations = quick ? 10 : Number(values.revocations)
 const FAST = { ln: 10 }
 
-if (spawnSync('wrk', ['--version']).error !== undefined) {
+if (all && spawnSync('wrk', ['--version']).error !== undefined) {
   console.error('npm run bench needs wrk, the HTTP load generator: apt-get install wrk (Debian, Ubuntu), brew install wrk (macOS)')
   process.exit(1)
 }
@@ -154,6 +166,16 @@ async function burst (server: Server, keys: string[], quietMs: number): Promise<
 
 const log = (line: string): void => { process.stderr.write(`${line}\n`) }
 
+// The HMAC writes of (g) run after their checks: (h) starts once they all landed.
+async function waitForHmacs (count: number): Promise<void> {
+  const { prisma, close } = await openBenchDatabase(sqlite)
+  try {
+    while (await prisma.apiKey.count({ where: { keyHmac: { not: null } } }) < count) await sleep(100)
+  } finally {
+    await close()
+  }
+}
+
 console.log(`# npm run bench${process.argv.slice(2).length > 0 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\n`)
 console.log(`Node ${process.version}, ${availableParallelism()} cores; ${pinned ? 'servers pinned to core 0, wrk and the burst client to core 1' : 'NOT pinned'}; ` +
   `wrk -t1 -c${connections}; ${rounds} interleaved rounds of ${seconds} s per row, after a warm-up; default scrypt (ln=12) and hashThreads (${DEFAULTS.hashThreads}) unless noted\n`)
@@ -172,91 +194,110 @@ const serve = async (settings: ServerSettings): Promise<Server> => {
 }
 
 try {
-  log('creating keys...')
-  const [one] = await createKeys(sqlite, 1)
-  const many = await createKeys(sqlite, manyKeys, FAST)
-  const bearerKey = 'a'.repeat(32)
-  const targets: Target[] = [
-    { id: 'a', name: 'Fastify, open route', server: await serve({ guard: 'none' }), path: '/open' },
-    { id: 'b', name: '@fastify/bearer-auth, 1 key', server: await serve({ guard: 'bearer', bearerKey }), path: '/protected', headers: { authorization: `Bearer ${bearerKey}` } },
-    { id: 'c', name: 'ours, 1 key, warm', server: await serve({ guard: 'api-key', database: sqlite }), path: '/protected', headers: { authorization: `Api-Key ${one}` } }
-  ]
-  // As a team with many keys runs it: the change feed on, so rows are trusted a minute.
-  const manyServer = await serve({ guard: 'api-key', database: sqlite, scrypt: FAST, changeFeed: true })
-  log(`warming ${many.length} keys...`)
-  const warmed = await burst(manyServer, many, 0)
-  targets.push({ id: 'd', name: `ours, ${many.length} keys round-robin, warm, change feed on (ln=10 hashes)`, server: manyServer, path: '/protected', keysFile: keysFile(many), pause: true, warmup: 3 })
-  for (const [provider, db] of dbs) {
-    const [key] = provider === 'sqlite' ? [one] : await createKeys(db, 1)
-    targets.push({ id: `e ${provider}`, name: `ours, cacheTtl 0 (a read per check; concurrent checks of one key share it), ${provider}`, server: await serve({ guard: 'api-key', database: db, cacheTtl: 0 }), path: '/protected', headers: { authorization: `Api-Key ${key}` } })
-  }
-
-  const results = new Map<string, Round[]>(targets.map((target) => [target.id, []]))
-  for (let round = 0; round < rounds; round++) {
-    log(`round ${round + 1} of ${rounds}`)
-    // Each round starts at another row, so no row always follows the same one.
-    for (let i = 0; i < targets.length; i++) {
-      const target = targets[(i + round) % targets.length]
-      ;(results.get(target.id) as Round[]).push(await measureRound(target))
+  if (all) {
+    log('creating keys...')
+    const [one] = await createKeys(sqlite, 1)
+    const many = await createKeys(sqlite, manyKeys, FAST)
+    const bearerKey = 'a'.repeat(32)
+    const targets: Target[] = [
+      { id: 'a', name: 'Fastify, open route', server: await serve({ guard: 'none' }), path: '/open' },
+      { id: 'b', name: '@fastify/bearer-auth, 1 key', server: await serve({ guard: 'bearer', bearerKey }), path: '/protected', headers: { authorization: `Bearer ${bearerKey}` } },
+      { id: 'c', name: 'ours, 1 key, warm', server: await serve({ guard: 'api-key', database: sqlite }), path: '/protected', headers: { authorization: `Api-Key ${one}` } }
+    ]
+    // As a team with many keys runs it: the change feed on, so rows are trusted a minute.
+    const manyServer = await serve({ guard: 'api-key', database: sqlite, scrypt: FAST, changeFeed: true })
+    log(`warming ${many.length} keys...`)
+    const warmed = await burst(manyServer, many, 0)
+    targets.push({ id: 'd', name: `ours, ${many.length} keys round-robin, warm, change feed on (ln=10 hashes)`, server: manyServer, path: '/protected', keysFile: keysFile(many), pause: true, warmup: 3 })
+    for (const [provider, db] of dbs) {
+      const [key] = provider === 'sqlite' ? [one] : await createKeys(db, 1)
+      targets.push({ id: `e ${provider}`, name: `ours, cacheTtl 0 (a read per check; concurrent checks of one key share it), ${provider}`, server: await serve({ guard: 'api-key', database: db, cacheTtl: 0 }), path: '/protected', headers: { authorization: `Api-Key ${key}` } })
     }
-  }
-  const open = results.get('a') as Round[]
-  const share = median(open.map((r) => r.cpuShare))
-  console.log(`The open route kept its server at ${fixed(share * 100, 0)}% of a core (median of rounds; ${open.map((r) => fixed(r.cpuShare * 100, 0)).join(', ')}%): ` +
+
+    const results = new Map<string, Round[]>(targets.map((target) => [target.id, []]))
+    for (let round = 0; round < rounds; round++) {
+      log(`round ${round + 1} of ${rounds}`)
+      // Each round starts at another row, so no row always follows the same one.
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[(i + round) % targets.length]
+      ;(results.get(target.id) as Round[]).push(await measureRound(target))
+      }
+    }
+    const open = results.get('a') as Round[]
+    const share = median(open.map((r) => r.cpuShare))
+    console.log(`The open route kept its server at ${fixed(share * 100, 0)}% of a core (median of rounds; ${open.map((r) => fixed(r.cpuShare * 100, 0)).join(', ')}%): ` +
     (share >= 0.9 ? 'server-bound, wrk is not the ceiling.\n' : 'NOT server-bound: wrk or the machine is the ceiling, the ratios below understate the cost.\n'))
-  console.log('| row | target | req/s | ratio to (a), median (min–max) | server CPU µs/req (vs a) | p50 ms | p99 ms | non-2xx |')
-  console.log('|---|---|---|---|---|---|---|---|')
-  const openCpu = median(open.map((r) => r.cpuPerRequest))
-  for (const target of targets) {
-    const rows = results.get(target.id) as Round[]
-    const ratios = rows.map((r, i) => r.rps / open[i].rps)
-    const cpu = median(rows.map((r) => r.cpuPerRequest))
-    console.log(`| ${target.id} | ${target.name} | ${fixed(median(rows.map((r) => r.rps)), 0)} | ${fixed(median(ratios), 3)} (${fixed(Math.min(...ratios), 3)}–${fixed(Math.max(...ratios), 3)}) | ` +
+    console.log('| row | target | req/s | ratio to (a), median (min–max) | server CPU µs/req (vs a) | p50 ms | p99 ms | non-2xx |')
+    console.log('|---|---|---|---|---|---|---|---|')
+    const openCpu = median(open.map((r) => r.cpuPerRequest))
+    for (const target of targets) {
+      const rows = results.get(target.id) as Round[]
+      const ratios = rows.map((r, i) => r.rps / open[i].rps)
+      const cpu = median(rows.map((r) => r.cpuPerRequest))
+      console.log(`| ${target.id} | ${target.name} | ${fixed(median(rows.map((r) => r.rps)), 0)} | ${fixed(median(ratios), 3)} (${fixed(Math.min(...ratios), 3)}–${fixed(Math.max(...ratios), 3)}) | ` +
       `${fixed(cpu, 1)} (${cpu >= openCpu ? '+' : ''}${fixed(cpu - openCpu, 1)}) | ${fixed(median(rows.map((r) => r.p50)))} | ${fixed(median(rows.map((r) => r.p99)))} | ${rows.reduce((sum, r) => sum + r.bad, 0)} |`)
-  }
-  console.log(`\n(d) warm-up: ${warmed.keys} first checks in ${fixed(warmed.seconds, 1)} s.`)
+    }
+    console.log(`\n(d) warm-up: ${warmed.keys} first checks in ${fixed(warmed.seconds, 1)} s.`)
 
-  // The many-keys server left alone: what it costs idle (its change feed's polls), and its longest event-loop turn.
-  process.kill(manyServer.pid, 'SIGCONT')
-  await sleep(3000)
-  await manyServer.reset()
-  const idleCpu = await cpuMicros(manyServer.pid)
-  const idleSeconds = quick ? 5 : 20
-  await sleep(idleSeconds * 1000)
-  const idleUsed = await cpuMicros(manyServer.pid) - idleCpu
-  const idleStats = await manyServer.stats()
-  console.log(`(d) idle with ${many.length} cached rows: ${fixed(idleUsed / idleSeconds / 1000, 1)} ms CPU per second ` +
+    // The many-keys server left alone: what it costs idle (its change feed's polls), and its longest event-loop turn.
+    process.kill(manyServer.pid, 'SIGCONT')
+    await sleep(3000)
+    await manyServer.reset()
+    const idleCpu = await cpuMicros(manyServer.pid)
+    const idleSeconds = quick ? 5 : 20
+    await sleep(idleSeconds * 1000)
+    const idleUsed = await cpuMicros(manyServer.pid) - idleCpu
+    const idleStats = await manyServer.stats()
+    console.log(`(d) idle with ${many.length} cached rows: ${fixed(idleUsed / idleSeconds / 1000, 1)} ms CPU per second ` +
     `(${fixed(idleUsed / idleSeconds / many.length, 2)} µs per row per second); longest event-loop delay ${fixed(idleStats.maxDelayMs, 1)} ms.`)
-  process.kill(manyServer.pid, 'SIGSTOP')
+    process.kill(manyServer.pid, 'SIGSTOP')
 
-  log(`creating ${coldKeys + restartKeys} keys at the default parameters...`)
-  const cold = await createKeys(sqlite, coldKeys)
-  const restart = await createKeys(sqlite, restartKeys)
+    log(`creating ${coldKeys} keys at the default parameters...`)
+    const cold = await createKeys(sqlite, coldKeys)
 
-  const coldServer = await serve({ guard: 'api-key', database: sqlite })
-  // What any server pays once (the first query, the first hash) is paid before the burst.
-  await burst(coldServer, [one], 0)
-  await coldServer.reset()
-  const c = await burst(coldServer, cold, 2000)
-  const cStats = await coldServer.stats()
-  console.log(`\n(f) cold burst: ${c.keys} new keys from ${connections} connections in ${fixed(c.seconds, 2)} s: ${fixed(c.keys / c.seconds, 1)} verifications/s ` +
+    const coldServer = await serve({ guard: 'api-key', database: sqlite })
+    // What any server pays once (the first query, the first hash) is paid before the burst.
+    await burst(coldServer, [one], 0)
+    await coldServer.reset()
+    const c = await burst(coldServer, cold, 2000)
+    const cStats = await coldServer.stats()
+    console.log(`\n(f) cold burst: ${c.keys} new keys from ${connections} connections in ${fixed(c.seconds, 2)} s: ${fixed(c.keys / c.seconds, 1)} verifications/s ` +
     `(${fixed(c.keys / c.seconds / DEFAULTS.hashThreads, 1)} per hashing thread), answers ${JSON.stringify(c.statuses)} (${c.statuses[503] ?? 0} 503 BUSY at hashQueue ${DEFAULTS.hashQueue}); ` +
     `event-loop max delay ${fixed(cStats.maxDelayMs, 1)} ms; open route p50/p99/max ${fixed(c.during.p50)}/${fixed(c.during.p99)}/${fixed(c.during.max)} ms during it, ` +
     `${fixed(c.quiet.p50)}/${fixed(c.quiet.p99)}/${fixed(c.quiet.max)} ms quiet (p99 x${fixed(c.during.p99 / c.quiet.p99)}).`)
+  }
 
-  const fresh = await serve({ guard: 'api-key', database: sqlite })
-  const r = await burst(fresh, restart, 0)
-  console.log(`(g) restart: a fresh server took ${r.keys} keys it never saw from ${connections} connections; every key had its 200 after ${fixed(r.seconds, 1)} s; ` +
-    `answers ${JSON.stringify(r.statuses)}: ${Object.entries(r.statuses).filter(([status]) => status.startsWith('5')).reduce((sum, [, n]) => sum + n, 0)} 5xx.`)
+  if (rows('restart')) {
+    log(`creating ${restartKeys} keys at the default parameters...`)
+    const restart = await createKeys(sqlite, restartKeys)
+    // Each restart server is stopped before the next starts: both run on core 0.
+    const restartRow = async (label: string, pepper: string, sealed: boolean): Promise<void> => {
+      const fresh = await startServer({ guard: 'api-key', database: sqlite, pepper })
+      try {
+        const r = await burst(fresh, restart, 0)
+        const fivexx = Object.entries(r.statuses).filter(([status]) => status.startsWith('5')).reduce((sum, [, n]) => sum + n, 0)
+        console.log(`${label}: a fresh server took ${r.keys} keys it never saw from ${connections} connections; every key had its 200 after ${fixed(r.seconds, 1)} s; ` +
+        `answers ${JSON.stringify(r.statuses)}: ${fivexx} 5xx.`)
+        if (sealed) await waitForHmacs(restart.length)
+      } finally {
+        await fresh.stop()
+      }
+    }
+    const pepper = randomBytes(32).toString('base64')
+    await restartRow('(g) restart, no stored HMAC (as without a pepper: every key one scrypt; a pepper is set, so each check also writes its HMAC)', pepper, true)
+    await restartRow('(h) restart with the same pepper, on the rows (g) left (every key by its HMAC)', pepper, false)
+  }
 
-  console.log(`\n(h) change feed: two server processes per database with the feed and the defaults (${quick ? 300 : manyKeys} keys cached on B); ` +
+  if (rows('feed')) {
+    console.log(`\n(i) change feed: two server processes per database with the feed and the defaults (${quick ? 300 : manyKeys} keys cached on B); ` +
     'a revocation through A or in SQL, after a random wait, until B refuses the key:\n')
-  console.log('| database | feed | revocations | p50 ms | p99 ms | max ms | B idle: SQL statements/s |')
-  console.log('|---|---|---|---|---|---|---|')
-  for (const provider of databases) {
-    log(`change feed on ${provider}...`)
-    const f = await measureFeed(provider, serve, { keys: quick ? 300 : manyKeys, revocations, idleSeconds: quick ? 5 : 20 })
-    console.log(`| ${provider} | ${provider === 'postgresql' ? 'LISTEN' : 'log polled every 1 s'} | ${f.revocations} | ${fixed(f.p50, 1)} | ${fixed(f.p99, 1)} | ${fixed(f.max, 1)} | ${fixed(f.idleQueriesPerSecond, 2)} |`)
+    console.log('| database | feed | revocations | p50 ms | p99 ms | max ms | B idle: SQL statements/s |')
+    console.log('|---|---|---|---|---|---|---|')
+    for (const provider of databases) {
+      log(`change feed on ${provider}...`)
+      const f = await measureFeed(provider, serve, { keys: quick ? 300 : manyKeys, revocations, idleSeconds: quick ? 5 : 20 })
+      console.log(`| ${provider} | ${provider === 'postgresql' ? 'LISTEN' : 'log polled every 1 s'} | ${f.revocations} | ${fixed(f.p50, 1)} | ${fixed(f.p99, 1)} | ${fixed(f.max, 1)} | ${fixed(f.idleQueriesPerSecond, 2)} |`)
+    }
   }
 } finally {
   for (const server of servers) {

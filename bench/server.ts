@@ -22,6 +22,7 @@ export interface ServerSettings {
   changeFeed?: boolean
   /** count Prisma's SQL statements (for /__stats) */
   countQueries?: boolean
+  pepper?: string
 }
 
 const settings = JSON.parse(process.env.BENCH_SERVER ?? '{}') as ServerSettings
@@ -54,7 +55,8 @@ if (settings.guard === 'api-key') {
     hashThreads: settings.hashThreads,
     throttleDelay: settings.throttleDelay,
     maxFailures: settings.maxFailures,
-    failureWindow: settings.failureWindow
+    failureWindow: settings.failureWindow,
+    pepper: settings.pepper
   })
   app.get('/protected', { config: { apiKey: true } }, async () => ({ hello: 'world' }))
   app.post<{ Params: { id: string } }>('/__revoke/:id', async (request) => await app.apiKeys.revoke(request.params.id))

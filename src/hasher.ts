@@ -103,6 +103,12 @@ export class Hasher {
     return { ok, rehash: ok && !sameParams(parsed, this.params) }
   }
 
+  /** Whether a stored hash was made with other parameters than the current ones: re-hash it once the key is known. */
+  outdated (stored: string): boolean {
+    const parsed = parseHash(stored)
+    return parsed !== null && !sameParams(parsed, this.params)
+  }
+
   /**
    * Stands in for a check that has no stored hash (an unknown prefix): admitted,
    * queued and answered like one, holding its turn as long as a recent hash ran,

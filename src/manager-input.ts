@@ -32,7 +32,7 @@ export interface ListInput {
 }
 
 // Columns the library owns: a caller may not set them through create/update.
-const RESERVED = ['id', 'prefix', 'hashedKey', 'previousHashedKey', 'previousKeyExpiresAt', 'createdAt', 'lastUsedAt']
+const RESERVED = ['id', 'prefix', 'hashedKey', 'previousHashedKey', 'previousKeyExpiresAt', 'createdAt', 'lastUsedAt', 'keyHmac']
 
 export function checkId (id: unknown, secret: RegExp): asserts id is string {
   if (typeof id !== 'string' || id === '') badArgument('id', 'expected a non-empty string')

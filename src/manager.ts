@@ -99,7 +99,7 @@ export function createApiKeyManager<R extends ApiKeyRecord = RegisteredApiKey> (
 
 /** A manager, and when its change feed is running (at once without one; rejects with NOT_MIGRATED). */
 export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: ManagerSettings): { manager: ApiKeyManager<R>, ready: Promise<void> } {
-  const store = new Store<R>(settings.model, settings.include)
+  const store = new Store<R>(settings.model, settings.include, settings.pepper !== null)
   const hasher = new Hasher(settings.scrypt, settings.hashThreads, settings.hashQueue)
   const { brand } = settings
   const pattern = keyPattern(brand)
@@ -111,6 +111,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     cache: settings.cache,
     throttle: settings.throttle,
     usable: settings.usable as UsableCheck<R> | null,
+    pepper: settings.pepper,
     onError: onBackgroundError
   })
   const lastUsed = new LastUsedWriter(store, settings.lastUsedInterval, onBackgroundError)

@@ -1,8 +1,10 @@
+import type { KeyObject } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { CHANGE_LOG_METHODS, type ChangeLogDelegate, type ListenClient } from './change-feed.js'
 import { checkKnown, fail, isPlainObject } from './checks.js'
 import { paramsError, type ScryptParams } from './hash-format.js'
 import { BRAND_RULE, isBrand } from './key-format.js'
+import { PEPPER_RULE, pepperKeys } from './pepper.js'
 import { DELEGATE_METHODS, type ApiKeyDelegate } from './store.js'
 import type { ApiKeyRecord, RegisteredApiKey, UsableCheck } from './types.js'
 
@@ -39,6 +41,12 @@ export interface ApiKeyManagerOptions {
   include?: Record<string, unknown>
   /** The app's own rule: a key it returns false for is refused (401 FST_API_KEY_UNUSABLE). */
   usable?: UsableCheck<RegisteredApiKey>
+  /**
+   * A server-side secret of at least 32 bytes, from the environment, never the
+   * database (or an array of them, current first, to rotate it): a key scrypt
+   * verified once is then checked by HMAC on every instance (docs/security.md).
+   */
+  pepper?: string | Uint8Array | Array<string | Uint8Array>
   /** Called with errors that have no caller to go to (a failed lastUsedAt or re-hash write); default: a process warning (the plugin logs them). */
   onBackgroundError?: (err: unknown) => void
 }
@@ -74,6 +82,8 @@ export interface ManagerSettings {
   lastUsedInterval: number
   include: Record<string, unknown> | undefined
   usable: UsableCheck<ApiKeyRecord> | null
+  /** the pepper's HMAC keys, current first; null without a pepper */
+  pepper: readonly KeyObject[] | null
   onBackgroundError: (err: unknown) => void
 }
 
@@ -83,7 +93,7 @@ export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 12, r: 8, p: 1 }
 
 export const MANAGER_OPTIONS = [
   'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'changeFeed', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
-  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'onBackgroundError'
+  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'onBackgroundError'
 ] as const
 
 export const DEFAULTS = {
@@ -166,6 +176,8 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
     fail('include', 'expected a Prisma include object such as { organization: true }')
   }
   if (o.usable !== undefined && typeof o.usable !== 'function') fail('usable', 'expected a function (apiKey) => boolean')
+  const pepper = o.pepper === undefined ? null : pepperKeys(o.pepper)
+  if (o.pepper !== undefined && pepper === null) fail('pepper', PEPPER_RULE)
   if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') fail('onBackgroundError', 'expected a function (err) => void')
   const feed = changeFeed(o.changeFeed)
   return {
@@ -187,6 +199,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
     lastUsedInterval: integer(o, 'lastUsedInterval', 0, DAY),
     include: o.include as Record<string, unknown> | undefined,
     usable: (o.usable as UsableCheck<ApiKeyRecord> | undefined) ?? null,
+    pepper,
     onBackgroundError: (o.onBackgroundError as ManagerSettings['onBackgroundError'] | undefined) ?? warn
   }
 }

@@ -180,12 +180,12 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
     if (securityScheme !== null) document(route, securityScheme, config)
   })
 
-  const { model, include } = settings.manager
+  const { model, include, pepper } = settings.manager
   // Fastify fills in pluginTimeout's default (10 s); 0 turns the timeout off.
   const half = (fastify.initialConfig.pluginTimeout as number) / 2
   const wait = half > 0 ? Math.min(STARTUP_WAIT, half) : STARTUP_WAIT
   fastify.addHook('onReady', async () => {
-    await checkStore(new Store(model, include), fastify.log, wait)
+    await checkStore(new Store(model, include, pepper !== null), fastify.log, wait)
     await checkFeed(ready, fastify.log, wait)
   })
 

@@ -23,6 +23,8 @@ export interface Row<R> extends Hashes {
   hashedKey: string
   /** the secret a rotation replaced (it works until record.previousKeyExpiresAt) */
   previousHashedKey: string | null
+  /** the pepper's HMAC of the key, bound to hashedKey (src/pepper.ts); null when none is stored */
+  keyHmac: string | null
   /** sequence number of the read that produced this copy (see RowCache.reads) */
   read: number
   /** when this copy must be read again from the database (ms epoch) */
@@ -158,13 +160,14 @@ export class RowCache<R extends ApiKeyRecord> {
   }
 
   #toRow (stored: StoredApiKey<R>, readAt: number): Row<R> {
-    const { hashedKey, previousHashedKey, ...record } = stored
+    const { hashedKey, previousHashedKey, keyHmac, ...record } = stored
     const frozen = Object.freeze(record) as unknown as R
     return {
       record: frozen,
       accepted: Object.freeze({ valid: true as const, apiKey: frozen }),
       hashedKey,
       previousHashedKey: previousHashedKey ?? null,
+      keyHmac: keyHmac ?? null,
       read: ++this.#readCount,
       staleAt: readAt + this.#ttl,
       renewAt: readAt + this.#ttl * RENEW_AT

@@ -18,6 +18,14 @@ export const DELEGATE_METHODS = ['create', 'findUnique', 'findMany', 'count', 'u
 
 const OMIT_HASH = { hashedKey: true, previousHashedKey: true } as const
 
+// keyHmac (the pepper's, src/pepper.ts) is left out in JS, not by `omit`: a
+// model without the column is valid without a pepper, and Prisma refuses to
+// omit a field the model does not have.
+function withoutHmac<R> (stored: R): R {
+  const { keyHmac, ...record } = stored as R & { keyHmac?: unknown }
+  return record as R
+}
+
 // The unique-constraint code; every adapter maps its driver's error to it.
 export function isUniqueViolation (err: unknown): boolean {
   return (err as { code?: unknown })?.code === 'P2002'
@@ -43,24 +51,27 @@ function translate (err: unknown): never {
 }
 
 // The only module that talks to Prisma. Everything returned to callers is
-// read without hashedKey and previousHashedKey, so no hash leaves this file
-// except through findByPrefix(es), which the verifier needs, and secretOf,
-// which rotation compares against.
+// read without hashedKey, previousHashedKey and keyHmac, so none leaves this
+// file except through findByPrefix(es), which the verifier needs, and
+// secretOf, which rotation compares against.
 export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   readonly #model: ApiKeyDelegate
   // The relations every read returns (the `include` option), in the same Prisma call.
   readonly #include: object | undefined
   readonly #public: { omit: typeof OMIT_HASH, include?: object }
+  // A pepper is configured: keyHmac is written, and cleared when a key is revoked or rotated.
+  readonly #hmac: boolean
 
-  constructor (model: ApiKeyDelegate, include?: object) {
+  constructor (model: ApiKeyDelegate, include?: object, hmac = false) {
     this.#model = model
     this.#include = include
+    this.#hmac = hmac
     this.#public = include === undefined ? { omit: OMIT_HASH } : { omit: OMIT_HASH, include }
   }
 
   async create (data: Record<string, unknown>): Promise<R> {
     try {
-      return await this.#model.create({ data, ...this.#public })
+      return withoutHmac(await this.#model.create({ data, ...this.#public }))
     } catch (err) {
       if (isUniqueViolation(err)) throw err
       return translate(err)
@@ -90,7 +101,8 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
 
   async get (where: { id: string } | { prefix: string }): Promise<R | null> {
     try {
-      return await this.#model.findUnique({ where, ...this.#public })
+      const found = await this.#model.findUnique({ where, ...this.#public })
+      return found === null ? null : withoutHmac(found)
     } catch (err) {
       return translate(err)
     }
@@ -102,7 +114,7 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
         this.#model.findMany({ where, take, skip, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], ...this.#public }),
         this.#model.count({ where })
       ])
-      return { items, total }
+      return { items: items.map(withoutHmac), total }
     } catch (err) {
       return translate(err)
     }
@@ -111,7 +123,8 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   /** Updates one key; null when no key has that id. */
   async update (id: string, data: Record<string, unknown>): Promise<R | null> {
     try {
-      return await this.#model.update({ where: { id }, data, ...this.#public })
+      const changes = this.#hmac && data.revoked === true ? { ...data, keyHmac: null } : data
+      return withoutHmac(await this.#model.update({ where: { id }, data: changes, ...this.#public }))
     } catch (err) {
       if ((err as { code?: unknown })?.code === 'P2025') return null
       return translate(err)
@@ -135,7 +148,7 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
     try {
       const { count } = await this.#model.updateMany({
         where: { id, hashedKey: from, revoked: false },
-        data: { hashedKey: to, previousHashedKey: from, previousKeyExpiresAt: until }
+        data: { hashedKey: to, previousHashedKey: from, previousKeyExpiresAt: until, ...(this.#hmac ? { keyHmac: null } : {}) }
       })
       return count === 1
     } catch (err) {
@@ -151,33 +164,55 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
     }
   }
 
-  /** Replaces a hash only if it is still the one that was verified. */
-  async replaceHash (id: string, from: string, to: string): Promise<void> {
+  /** Replaces a hash only if it is still the one that was verified; with the pepper's HMAC for the new hash, if given. */
+  async replaceHash (id: string, from: string, to: string, keyHmac?: string): Promise<void> {
     try {
-      await this.#model.updateMany({ where: { id, hashedKey: from }, data: { hashedKey: to } })
+      await this.#model.updateMany({ where: { id, hashedKey: from }, data: keyHmac === undefined ? { hashedKey: to } : { hashedKey: to, keyHmac } })
+    } catch (err) {
+      translate(err)
+    }
+  }
+
+  /** Stores the pepper's HMAC for a key verified against `hashedKey`, only while that is still the key's hash and it is not revoked. */
+  async storeHmac (id: string, hashedKey: string, keyHmac: string): Promise<void> {
+    try {
+      await this.#model.updateMany({ where: { id, hashedKey, revoked: false }, data: { keyHmac } })
     } catch (err) {
       translate(err)
     }
   }
 
   /**
-   * The plugin's startup check: one read (of no row), with the include. A
-   * missing table or column means the migrations were not applied; a
-   * validation error, an include naming no relation, or a model that is not a
-   * key model; anything else, a store that cannot answer (UNAVAILABLE).
+   * The plugin's startup check: one read (of no row), with the include, and
+   * with a pepper one more, of keyHmac. A missing table or column means the
+   * migrations were not applied; a validation error, an include naming no
+   * relation, a model that is not a key model, or one without the pepper's
+   * column; anything else, a store that cannot answer (UNAVAILABLE).
    */
   async check (): Promise<void> {
-    const read = async (include?: object): Promise<unknown> => await this.#model.findUnique({ where: { prefix: '' }, include })
-    try {
-      await read(this.#include)
-    } catch (err) {
-      const { name, code } = err as { name?: unknown, code?: unknown }
-      if (code === 'P2021' || code === 'P2022') throw new errors.NOT_MIGRATED(reasonOf(err), { cause: err })
-      if (name !== 'PrismaClientValidationError') throw new errors.UNAVAILABLE({ cause: err })
+    const read = async (args: object): Promise<unknown> => await this.#model.findUnique({ where: { prefix: '' }, ...args })
+    await startupRead(read({ include: this.#include }), async (err) => {
       // Read again without the include to tell which of the two Prisma refused.
-      const option = this.#include !== undefined && await read().then(() => true, () => false) ? 'include' : 'model'
-      throw new errors.INVALID_OPTION(option, reasonOf(err), { cause: err })
+      const option = this.#include !== undefined && await read({}).then(() => true, () => false) ? 'include' : 'model'
+      return new errors.INVALID_OPTION(option, reasonOf(err), { cause: err })
+    })
+    // Only now: the model passed, so a refusal of this read is about keyHmac alone.
+    if (this.#hmac) {
+      await startupRead(read({ select: { keyHmac: true } }), async (err) => new errors.INVALID_OPTION('pepper',
+        'the model has no keyHmac column, where the pepper\'s HMACs are kept: add `keyHmac String?` to it and migrate (docs/custom-models.md), or leave pepper out', { cause: err }))
     }
+  }
+}
+
+// A startup read's failure, by what it means: `refused` names the option Prisma refused.
+async function startupRead (read: Promise<unknown>, refused: (err: unknown) => Promise<Error>): Promise<void> {
+  try {
+    await read
+  } catch (err) {
+    const { name, code } = err as { name?: unknown, code?: unknown }
+    if (code === 'P2021' || code === 'P2022') throw new errors.NOT_MIGRATED(reasonOf(err), { cause: err })
+    if (name !== 'PrismaClientValidationError') throw new errors.UNAVAILABLE({ cause: err })
+    throw await refused(err)
   }
 }
 

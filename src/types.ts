@@ -13,10 +13,11 @@ export interface ApiKeyRecord {
   previousKeyExpiresAt: Date | null
 }
 
-/** A row as the verifier reads it: with its hashes. */
+/** A row as the verifier reads it: with its hashes (and keyHmac, in a model that has it). */
 export type StoredApiKey<R extends ApiKeyRecord = ApiKeyRecord> = R & {
   hashedKey: string
   previousHashedKey: string | null
+  keyHmac?: string | null
 }
 
 export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'expired' | 'unusable' | 'throttled'

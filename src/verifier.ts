@@ -1,8 +1,9 @@
-import { hash } from 'node:crypto'
+import { hash, type KeyObject } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Hasher } from './hasher.js'
 import { keyLength, parseKey, PREFIX_LENGTH } from './key-format.js'
 import type { CacheSettings, ThrottleSettings } from './options.js'
+import { keyHmac, matchingPepper } from './pepper.js'
 import { NO_HASHES, previousWorks, RowCache, sameHashes, type Hashes, type Row } from './row-cache.js'
 import { SecretMemo } from './secret-memo.js'
 import { keyStatus } from './status.js'
@@ -16,7 +17,9 @@ export interface VerifierSettings<R extends ApiKeyRecord> {
   cache: CacheSettings
   throttle: ThrottleSettings
   usable: UsableCheck<R> | null
-  /** errors with no caller to go to (a failed re-hash write) */
+  /** the pepper's HMAC keys, current first (src/pepper.ts); null without a pepper */
+  pepper: readonly KeyObject[] | null
+  /** errors with no caller to go to (a failed re-hash or keyHmac write) */
   onError: (err: unknown) => void
 }
 
@@ -143,11 +146,13 @@ export class Verifier<R extends ApiKeyRecord> {
   }
 
   /**
-   * The slow path: scrypt against the row's hashes, or, for a prefix with no
-   * row (null), the hasher's stand-in, which waits in the same line as long
-   * as a hash takes. Null once the secret matched; a refusal otherwise.
+   * The row's HMAC under the pepper, if it vouches for the key; else the slow
+   * path: scrypt against the row's hashes, or, for a prefix with no row
+   * (null), the hasher's stand-in, which waits in the same line as long as a
+   * hash takes. Null once the secret matched; a refusal otherwise.
    */
   async #check (prefix: string, key: string, digest: string, row: Row<R> | null): Promise<Refusal | null> {
+    if (row !== null && this.#vouched(key, digest, row)) return null
     const against = row ?? NO_HASHES
     // Checks of the same presented key share one hash and count once, but
     // only a hash computed against the very hashes this check read: one
@@ -189,13 +194,14 @@ export class Verifier<R extends ApiKeyRecord> {
     if (outcome.ok) {
       this.#memo.match(digest, row.hashedKey)
       if (outcome.rehash) this.#upgrade(row, key)
+      else this.#seal(row, key)
       return true
     }
     if (!previousWorks(row, Date.now())) return false
     // The secret a rotation replaced, within its grace period. The end is
     // decided when its hash is done, not when it started: a check begun just
     // before the end is not accepted after it. Never re-hashed: it has only
-    // until previousKeyExpiresAt to live.
+    // until previousKeyExpiresAt to live, nor given an HMAC.
     const previous = await this.#hasher.verify(key, row.previousHashedKey as string)
     if (!previous.ok || !previousWorks(row, Date.now())) return false
     this.#memo.match(digest, row.previousHashedKey as string)
@@ -206,8 +212,35 @@ export class Verifier<R extends ApiKeyRecord> {
   // one made with the current ones: a compare-and-set on the hash that was
   // verified, so a concurrent rotation wins.
   #upgrade (row: Row<R>, key: string): void {
+    const { pepper } = this.#settings
     this.#hasher.hash(key)
-      .then(async (to) => await this.#store.replaceHash(row.record.id, row.hashedKey, to))
+      .then(async (to) => await this.#store.replaceHash(row.record.id, row.hashedKey, to, pepper === null ? undefined : keyHmac(pepper[0], to, key)))
       .then(() => this.#rows.invalidate(row.record.prefix), this.#settings.onError)
+  }
+
+  // With a pepper: a key whose HMAC, made for this very hash, is the row's
+  // needs neither scrypt nor a throttle token (the HMAC was stored by an
+  // instance whose scrypt matched it). A mismatch leaves it to scrypt. An
+  // outdated hash is still upgraded (scrypt stays the hash of record), and an
+  // HMAC made under a previous pepper is rewritten under the current one.
+  #vouched (key: string, digest: string, row: Row<R>): boolean {
+    const { pepper } = this.#settings
+    if (pepper === null || row.keyHmac === null) return false
+    const made = matchingPepper(pepper, row.hashedKey, key, row.keyHmac)
+    if (made < 0) return false
+    this.#memo.match(digest, row.hashedKey)
+    if (this.#hasher.outdated(row.hashedKey)) this.#upgrade(row, key)
+    else if (made > 0) this.#seal(row, key)
+    return true
+  }
+
+  // Stores the current pepper's HMAC of a key scrypt matched against the row's
+  // current hash, off the request path: a compare-and-set on that hash, so a
+  // rotation or re-hash meanwhile wins. Not invalidated: nothing a check
+  // decides on changed, and this instance remembers the match already.
+  #seal (row: Row<R>, key: string): void {
+    const { pepper } = this.#settings
+    if (pepper === null) return
+    this.#store.storeHmac(row.record.id, row.hashedKey, keyHmac(pepper[0], row.hashedKey, key)).catch(this.#settings.onError)
   }
 }

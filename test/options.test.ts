@@ -52,6 +52,9 @@ t.test('wrong options fail at register with a coded error that says what to do',
     ['onBackgroundError not a function', { model, onBackgroundError: 'log' }, /option onBackgroundError: expected a function \(err\) => void/],
     ['an empty include', { model, include: {} }, /option include: expected a Prisma include object/],
     ['usable not a function', { model, usable: true }, /option usable: expected a function \(apiKey\) => boolean/],
+    ['a pepper under 32 bytes', { model, pepper: 'x'.repeat(31) }, /option pepper: expected a secret of at least 32 bytes .*`openssl rand -base64 32`/],
+    ['a pepper of the wrong type', { model, pepper: 32 }, /option pepper: expected a secret of at least 32 bytes/],
+    ['no pepper in the array', { model, pepper: [] }, /option pepper: expected a secret/],
     ['a decorator with a dash', { model, decorator: 'partner-key' }, /option decorator: expected a JavaScript identifier/],
     ['an empty securityScheme', { model, securityScheme: '' }, /option securityScheme: expected the name of a security scheme/]
   ]

@@ -2,16 +2,19 @@
 // refuses stops the app with a coded error that says what to fix, instead of
 // every request getting 503 "try again later".
 import type { Test } from 'tap'
+import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import { PrismaMariaDb } from '@prisma/adapter-mariadb'
 import { PrismaPg } from '@prisma/adapter-pg'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import t from 'tap'
 import apiKeyPlugin, { type ApiKeyPluginOptions } from '../src/index.ts'
+import { PrismaClient as OrganizationsClient } from '../examples/organizations/generated/sqlite/client.ts'
 import { PrismaClient as MysqlClient } from '../prisma/generated/mysql/client.ts'
 import { PrismaClient as PostgresClient } from '../prisma/generated/postgresql/client.ts'
 import { auth, FAST_SCRYPT } from './helpers/app.ts'
-import { eachDatabase, openDatabase, type TestDatabase } from './helpers/databases.ts'
+import { eachDatabase, openDatabase, openMigratedDatabase, type TestDatabase } from './helpers/databases.ts'
 import { unknownKey } from './helpers/keys.ts'
 import { withMethods } from './helpers/models.ts'
 
@@ -79,6 +82,25 @@ t.test('a model that is no key model is an invalid model option', async (t) => {
     const app = await start(t, { model, include })
     await t.rejects(async () => await app.ready(), { code: 'FST_API_KEY_INVALID_OPTION', message: /^Invalid option model: Unknown argument `label`/ }, `include: ${JSON.stringify(include)}`)
   }
+})
+
+t.test('with a pepper, a model without a keyHmac column stops the app, naming the column', async (t) => {
+  const db = await openMigratedDatabase('sqlite', fileURLToPath(new URL('../examples/organizations/prisma/sqlite/migrations/', import.meta.url)))
+  const prisma = new OrganizationsClient({ adapter: db.adapter as any })
+  t.teardown(async () => { await prisma.$disconnect(); await db.close() })
+  const pepper = randomBytes(32)
+  const app = await start(t, { model: prisma.organizationApiKey, pepper })
+  await t.rejects(async () => await app.ready(), {
+    code: 'FST_API_KEY_INVALID_OPTION',
+    message: /^Invalid option pepper: the model has no keyHmac column, where the pepper's HMACs are kept: add `keyHmac String\?` to it and migrate/
+  })
+  const plain = await start(t, { model: prisma.organizationApiKey })
+  await plain.ready()
+  t.equal((await plain.inject({ url: '/protected', headers: auth(unknownKey()) })).statusCode, 401, 'without a pepper the model is fine')
+  const library = await openDatabase('sqlite')
+  t.teardown(() => library.close())
+  await (await start(t, { model: library.prisma.apiKey, pepper })).ready()
+  t.pass('the library\'s model has the column')
 })
 
 // A database that is down at startup is an outage, not a configuration error:
