@@ -208,7 +208,10 @@ t.test('the key model keeps the library\'s fields, under mapped column names', a
   const library = modelColumns(new URL('../prisma/sqlite/schema.prisma', import.meta.url), 'ApiKey')
   const mapped = modelColumns(schemaOf('sqlite'), 'OrganizationApiKey')
   const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
-  for (const [name, column] of Object.entries(library)) {
+  // keyHmac is needed only with a pepper, which the example does not use.
+  const { keyHmac, ...required } = library
+  t.ok(keyHmac !== undefined && mapped.key_hmac === undefined, 'the example leaves out the optional keyHmac')
+  for (const [name, column] of Object.entries(required)) {
     t.same(mapped[snake(name)], column, `${name} as ${snake(name)}`)
   }
 })
