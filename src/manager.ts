@@ -155,8 +155,9 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
 
   function verifyCached (key: string): VerifyResult<R> | null {
     if (closed || typeof key !== 'string') return null
-    const result = verifier.fromMemory(key)
-    if (result?.valid === true) lastUsed.touch(result.apiKey.id, Date.now())
+    const now = Date.now()
+    const result = verifier.fromMemory(key, now)
+    if (result?.valid === true) lastUsed.touch(result.apiKey.id, now)
     return result
   }
 

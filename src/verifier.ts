@@ -85,10 +85,9 @@ export class Verifier<R extends ApiKeyRecord> {
    * needs the database or scrypt (verify does). No parse either: a digest
    * that matched is the digest of a string that parsed then.
    */
-  fromMemory (key: string): VerifyResult<R> | null {
+  fromMemory (key: string, now: number): VerifyResult<R> | null {
     const { brand } = this.#settings
     if (key.length !== this.#length) return null
-    const now = Date.now()
     const row = this.#rows.peek(key.slice(brand.length, brand.length + PREFIX_LENGTH), now)
     if (row === undefined) return null
     if (!this.#memo.matches(digestOf(key), row, now)) return null

@@ -30,6 +30,21 @@ t.test('a bounded LRU evicts the least recently used entry', async (t) => {
   t.same([...lru.entries()], [['c', 4]], 'replace keeps the place and changes the value')
 })
 
+t.test('the LRU gives a used entry a second chance, not a move on every hit', async (t) => {
+  const lru = new Lru<string, number>(3)
+  for (const [i, key] of ['a', 'b', 'c'].entries()) lru.set(key, i)
+  t.same([...lru.entries()].map(([key]) => key), ['a', 'b', 'c'])
+  t.equal(lru.get('a'), 0)
+  t.same([...lru.entries()].map(([key]) => key), ['a', 'b', 'c'], 'a hit moves nothing')
+  lru.set('d', 3)
+  t.same([...lru.entries()].map(([key]) => key), ['c', 'd', 'a'], 'the oldest unused (b) went; a, used, moved to the back')
+  lru.set('e', 4)
+  lru.set('f', 5)
+  t.same([...lru.entries()].map(([key]) => key), ['a', 'e', 'f'], 'c and d went before a')
+  lru.set('g', 6)
+  t.same([...lru.entries()].map(([key]) => key), ['e', 'f', 'g'], 'a, unused since, had its one second chance')
+})
+
 eachDatabase(t, async (t, db) => {
   t.test('a key seen before costs no query within the TTL, and concurrent first checks share one', async (t) => {
     const { model, calls } = counted(db.prisma.apiKey)
