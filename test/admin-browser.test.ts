@@ -138,7 +138,7 @@ t.test('create, use, rotate and revoke a key from the panel', { skip: SKIP }, as
   await row.locator('button.danger').click()
   await page.waitForSelector('#rows .badge.revoked')
   t.same([await call(rotated), await call(key)], [401, 401], 'revoked in the panel, both secrets refused at once')
-  t.match(confirmations.at(-1), /^Revoke "Partner: Globex" \(\w+\)\? It is refused at once here; other instances of the app may accept it until their cached copy expires \(their cacheTtl option, 5 seconds by default\)\. This cannot be undone\.$/,
+  t.match(confirmations.at(-1), /^Revoke "Partner: Globex" \(\w+\)\? It is refused at once here, and by other instances of the app within about a second if they run the change feed; without it, they may accept it until their cached copy expires \(their cacheTtl option, 5 seconds by default\)\. This cannot be undone\.$/,
     'the confirmation says what holds on other instances')
 
   await row.click()

@@ -1,6 +1,7 @@
 // Every code example in the guides is run by a test: each ```ts, ```prisma
 // and ```sql block must appear, word for word (whitespace aside), in a test,
-// the example app, a shipped schema or a shipped migration (which the tests apply). An edited example that no test runs fails here.
+// an example app (its code, schemas or migrations), a shipped schema or a shipped
+// migration (which the tests apply). An edited example that no test runs fails here.
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
 
@@ -18,7 +19,7 @@ function files (dir: string, pattern: RegExp): string[] {
 
 const sources = [
   ...files('test/', /\.ts$/),
-  ...files('examples/', /\.(ts|prisma)$/),
+  ...files('examples/', /(\.ts|\.prisma|migration\.sql)$/),
   ...files('prisma/', /(schema\.prisma|migration\.sql)$/)
 ].filter((name) => name !== 'test/docs.test.ts')
 const corpus = sources.map((name) => normalize(readFileSync(new URL(name, root), 'utf8')))

@@ -1,7 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 // The organizations example (examples/organizations) on every database: its
 // own schema and committed migrations, its generated client, and its app, as
-// the example's README runs them.
+// the example's README runs them; with its change feed, two instances of it.
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import t from 'tap'
@@ -10,7 +12,7 @@ import { PrismaClient as PostgresClient } from '../examples/organizations/genera
 import { PrismaClient as SqliteClient } from '../examples/organizations/generated/sqlite/client.ts'
 import type { Provider } from '../prisma/apply.ts'
 import { catalogColumns, compareColumns, modelColumns } from './helpers/catalog.ts'
-import { openMigratedDatabase, PROVIDERS, skipReason, type MigratedDatabase, type TestDatabase } from './helpers/databases.ts'
+import { heardOnFeed, openMigratedDatabase, PROVIDERS, skipReason, type Location, type MigratedDatabase, type TestDatabase } from './helpers/databases.ts'
 import { counted } from './helpers/models.ts'
 
 const example = new URL('../examples/organizations/', import.meta.url)
@@ -20,10 +22,13 @@ const schemaOf = (provider: string): URL => new URL(`prisma/${provider}/schema.p
 // example's module augmentation (its scopes and key type, declared on the
 // built package) into this program, which is checked against the sources.
 const { buildApp } = await import(new URL('app.ts', example).href)
+const { openOrganizationsDatabase } = await import(new URL('db.ts', example).href)
 
 const CLIENTS: Record<Provider, new (options: any) => unknown> = { sqlite: SqliteClient, postgresql: PostgresClient, mysql: MysqlClient }
 const FAST = { scrypt: { ln: 10, r: 8, p: 1 }, hashThreads: 1 }
 const TTL = 100
+// Long enough to be sure it is the feed, far short of the TTL with a feed (60 s).
+const FEED_BOUND = 10_000
 
 const header = (key: string): Record<string, string> => ({ authorization: `Api-Key ${key}` })
 
@@ -78,6 +83,11 @@ async function suite (t: Test, db: MigratedDatabase): Promise<void> {
       'previous_hashed_key', 'previous_key_expires_at', 'revoked', 'scopes'
     ], 'the columns under their mapped names')
     compareColumns(t, db.provider, keys, await catalogColumns(asCatalog(db), 'organization_api_keys'))
+    if (db.provider !== 'postgresql') {
+      const log = modelColumns(schema, 'OrganizationApiKeyChange')
+      t.same(Object.keys(log).sort(), ['id', 'prefix'], 'the change log')
+      compareColumns(t, db.provider, log, await catalogColumns(asCatalog(db), 'organization_api_key_changes'))
+    }
 
     const { indexes, foreignKeys } = await constraints(db)
     t.ok(indexes.includes('organization_api_keys_prefix_key'), 'the unique index on prefix')
@@ -183,6 +193,110 @@ async function suite (t: Test, db: MigratedDatabase): Promise<void> {
     t.equal(gone.json().code, 'FST_API_KEY_INVALID')
     t.equal((await app.inject({ url: '/me', headers: header(other.key) })).statusCode, 200, 'other organizations\' keys are untouched')
   })
+
+  t.test('the triggers announce every change to a key or its organization, but last_used_at alone and inserts', async (t) => {
+    const tag = `p${randomBytes(4).toString('hex')}`
+    const announced = await listenTo(t, db, tag)
+    const model = prisma.organizationApiKey
+    const umbrella = await prisma.organization.create({ data: { name: 'Umbrella' } })
+    const row = async (n: number, organizationId = umbrella.id): Promise<{ id: string }> =>
+      await model.create({ data: { prefix: `${tag}${n}`, hashedKey: 'h', name: 'feed', organizationId } })
+    const key = await row(1)
+    await row(2)
+    await row(3, acme.id)
+    t.same(await announced(), [], 'an insert is not announced')
+    await model.update({ where: { id: key.id }, data: { lastUsedAt: new Date() } })
+    // As the library writes it, in batches.
+    await model.updateMany({ where: { id: { in: [key.id] } }, data: { lastUsedAt: new Date(Date.now() + 500) } })
+    t.same(await announced(), [], 'last_used_at alone is not announced')
+    await model.update({ where: { id: key.id }, data: { revoked: true, lastUsedAt: new Date(Date.now() + 1000) } })
+    t.same(await announced(), [`${tag}1`], 'a revocation written with last_used_at is')
+    for (const data of [{ name: 'renamed' }, { expiresAt: new Date() }, { scopes: 'a' }, { hashedKey: 'h2' }, { previousHashedKey: 'h' }, { previousKeyExpiresAt: new Date() }, { organizationId: globex.id }]) {
+      await model.update({ where: { id: key.id }, data })
+      t.same(await announced(), [`${tag}1`], `an update of ${Object.keys(data)[0]}`)
+    }
+    await model.update({ where: { id: key.id }, data: { prefix: `${tag}4`, organizationId: umbrella.id } })
+    t.same((await announced()).sort(), [`${tag}1`, `${tag}4`], 'a new prefix: the old and the new')
+
+    await db.query(`UPDATE ${quote(db, 'Organization')} SET active = false WHERE id = '${umbrella.id}'`)
+    t.same((await announced()).sort(), [`${tag}2`, `${tag}4`], 'an organization\'s update in SQL: all its keys, no other')
+    await prisma.organization.update({ where: { id: umbrella.id }, data: { name: 'Umbrella Corp' } })
+    t.same((await announced()).sort(), [`${tag}2`, `${tag}4`], 'through Prisma too, whatever the column')
+    await db.query(`DELETE FROM organization_api_keys WHERE id = '${key.id}'`)
+    t.same(await announced(), [`${tag}4`], 'a delete')
+    await prisma.organization.delete({ where: { id: umbrella.id } })
+    t.same(await announced(), [`${tag}2`], 'deleting an organization: its keys, deleted with it')
+  })
+
+  t.test('two instances with the change feed: a change in SQL reaches the other well before the TTL', async (t) => {
+    // Each instance opens the database as the example's server does (db.ts), with its own client and feed.
+    const instance = async (): Promise<any> => {
+      const { prisma, changeFeed } = await openOrganizationsDatabase(urlOf(db.location))
+      const app = await buildApp(prisma, { ...FAST, changeFeed })
+      t.teardown(async () => {
+        await app.close()
+        await prisma.$disconnect()
+      })
+      await app.ready()
+      return app
+    }
+    const [a, b] = [await instance(), await instance()]
+    const code = async (key: string): Promise<string> => {
+      const res = await b.inject({ url: '/me', headers: header(key) })
+      return res.statusCode === 200 ? 'ok' : res.json().code
+    }
+    // Instance B polls until it gives the answer expected; it has trusted its copy until then.
+    const answers = async (key: string, expected: string, how: string): Promise<void> => {
+      const started = Date.now()
+      while (await code(key) !== expected && Date.now() - started < FEED_BOUND) await sleep(10)
+      t.equal(await code(key), expected, `${how}: instance B answers ${expected} after ${Date.now() - started} ms`)
+    }
+    const wayne = await prisma.organization.create({ data: { name: 'Wayne' } })
+    const keys = []
+    for (const name of ['wayne 1', 'wayne 2', 'wayne 3', 'wayne 4']) keys.push(await a.apiKeys.create({ name, organizationId: wayne.id }))
+    const other = await a.apiKeys.create({ name: 'acme', organizationId: acme.id })
+    for (const { key } of [...keys, other]) t.equal(await code(key), 'ok', 'instance B trusts keys instance A made')
+
+    await a.apiKeys.revoke(keys[0].apiKey.id)
+    await answers(keys[0].key, 'FST_API_KEY_REVOKED', 'revoked through instance A')
+    await db.query(`UPDATE organization_api_keys SET revoked = true WHERE id = '${keys[1].apiKey.id}'`)
+    await answers(keys[1].key, 'FST_API_KEY_REVOKED', 'revoked in SQL')
+
+    await db.query(`UPDATE ${quote(db, 'Organization')} SET active = false WHERE id = '${wayne.id}'`)
+    await answers(keys[2].key, 'FST_API_KEY_UNUSABLE', 'its organization deactivated in SQL')
+    t.equal(await code(keys[3].key), 'FST_API_KEY_UNUSABLE', 'and every other key of it')
+    t.equal(await code(other.key), 'ok', 'another organization\'s key still works')
+    await db.query(`UPDATE ${quote(db, 'Organization')} SET active = true WHERE id = '${wayne.id}'`)
+    await answers(keys[2].key, 'ok', 'reactivated in SQL')
+    t.equal(await code(keys[3].key), 'ok', 'and every other key of it')
+
+    await db.query(`DELETE FROM ${quote(db, 'Organization')} WHERE id = '${wayne.id}'`)
+    await answers(keys[3].key, 'FST_API_KEY_INVALID', 'its organization deleted in SQL')
+    t.equal(await code(keys[2].key), 'FST_API_KEY_INVALID', 'and every other key of it')
+    t.equal(await code(other.key), 'ok', 'another organization\'s key still works')
+  })
+}
+
+const quote = (db: MigratedDatabase, name: string): string => db.provider === 'mysql' ? `\`${name}\`` : `"${name}"`
+
+/** DATABASE_URL for the example's db.ts, on a database the test made. */
+function urlOf (location: Location): string {
+  if (location.provider === 'sqlite') return `file:${location.file}`
+  const url = new URL(location.url)
+  if (location.provider === 'postgresql') url.searchParams.set('schema', location.schema)
+  else url.pathname = `/${location.database}`
+  return url.href
+}
+
+/** What the feed has announced since the last call, of the prefixes starting with `tag`. */
+async function listenTo (t: Test, db: MigratedDatabase, tag: string): Promise<() => Promise<string[]>> {
+  if (db.provider === 'postgresql') return await heardOnFeed(t, tag)
+  let seen = 0
+  return async () => {
+    const rows = await db.query(`SELECT id, prefix FROM organization_api_key_changes WHERE id > ${seen} ORDER BY id`)
+    if (rows.length > 0) seen = Number(rows[rows.length - 1].id)
+    return rows.map((row) => row.prefix).filter((prefix: string) => prefix.startsWith(tag))
+  }
 }
 
 for (const provider of PROVIDERS) {
@@ -204,13 +318,26 @@ t.test('the three schemas declare the same models', async (t) => {
   }
 })
 
+t.test('the change log is the same on SQLite and MySQL; PostgreSQL needs none', async (t) => {
+  t.same(modelColumns(schemaOf('mysql'), 'OrganizationApiKeyChange'), modelColumns(schemaOf('sqlite'), 'OrganizationApiKeyChange'))
+  t.same(modelColumns(schemaOf('postgresql'), 'OrganizationApiKeyChange'), {})
+})
+
+t.test('the PostgreSQL migration creates the library\'s notify function word for word', async (t) => {
+  const fn = (file: URL): string | undefined => /CREATE FUNCTION "api_key_notify"[\s\S]*?\$\$;/.exec(readFileSync(file, 'utf8'))?.[0]
+  const ours = fn(new URL('prisma/postgresql/migrations/20261202000000_change_feed/migration.sql', example))
+  t.ok(ours, 'the example creates it')
+  t.equal(ours, fn(new URL('../prisma/postgresql/migrations/20261202000000_change_feed/migration.sql', import.meta.url)))
+})
+
 t.test('the key model keeps the library\'s fields, under mapped column names', async (t) => {
   const library = modelColumns(new URL('../prisma/sqlite/schema.prisma', import.meta.url), 'ApiKey')
   const mapped = modelColumns(schemaOf('sqlite'), 'OrganizationApiKey')
   const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
-  // keyHmac is needed only with a pepper, which the example does not use.
+  // keyHmac is needed only with the pepper option, which the example does not use.
   const { keyHmac, ...required } = library
-  t.ok(keyHmac !== undefined && mapped.key_hmac === undefined, 'the example leaves out the optional keyHmac')
+  t.ok(keyHmac, 'the library\'s model has keyHmac')
+  t.notOk('key_hmac' in mapped, 'the example\'s leaves it out')
   for (const [name, column] of Object.entries(required)) {
     t.same(mapped[snake(name)], column, `${name} as ${snake(name)}`)
   }

@@ -2,10 +2,9 @@
 // test does: after the committed SQL is applied, the live catalog must match
 // the model in prisma/<provider>/schema.prisma, column by column.
 import { randomBytes } from 'node:crypto'
-import pg from 'pg'
 import t from 'tap'
 import { catalogColumns, compareColumns, modelColumns } from './helpers/catalog.ts'
-import { eachDatabase } from './helpers/databases.ts'
+import { eachDatabase, heardOnFeed } from './helpers/databases.ts'
 
 const schemaOf = (provider: string): URL => new URL(`../prisma/${provider}/schema.prisma`, import.meta.url)
 
@@ -39,14 +38,7 @@ eachDatabase(t, async (t, db) => {
   const prefix = `p${randomBytes(4).toString('hex')}`
   let announced: () => Promise<string[]>
   if (db.provider === 'postgresql') {
-    const listener = new pg.Client({ connectionString: process.env.TEST_POSTGRES_URL })
-    await listener.connect()
-    t.teardown(() => listener.end())
-    const heard: string[] = []
-    listener.on('notification', (n) => { if (n.channel === 'api_key_changes' && n.payload?.startsWith(prefix) === true) heard.push(n.payload) })
-    await listener.query('LISTEN api_key_changes')
-    // Notifications arrive after the commit, on another connection: a round trip on it lets them in.
-    announced = async () => { await listener.query('SELECT 1'); return heard.splice(0) }
+    announced = await heardOnFeed(t, prefix)
   } else {
     let seen = 0
     announced = async () => {

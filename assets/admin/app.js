@@ -178,9 +178,11 @@ function render (items, pageSize) {
 
 /** @param {Key} key */
 async function revoke (key) {
-  // The panel's manager forgets the key at once; other instances only once their cached copy expires.
-  if (!confirm('Revoke "' + key.name + '" (' + key.prefix + ')? It is refused at once here; other instances of the app may accept it ' +
-    'until their cached copy expires (their cacheTtl option, 5 seconds by default). This cannot be undone.')) return
+  // The panel's manager forgets the key at once; other instances when the change feed tells them,
+  // or, without one, once their cached copy expires.
+  if (!confirm('Revoke "' + key.name + '" (' + key.prefix + ')? It is refused at once here, and by other instances of the app ' +
+    'within about a second if they run the change feed; without it, they may accept it until their cached copy expires ' +
+    '(their cacheTtl option, 5 seconds by default). This cannot be undone.')) return
   try {
     await api('keys/' + encodeURIComponent(key.id) + '/revoke', { method: 'POST', body: '{}' })
     dialog('detail-dialog').close()

@@ -6,9 +6,9 @@ import { openOrganizationsDatabase } from './db.ts'
 
 const port = Number(process.env.PORT ?? 3001)
 const host = process.env.HOST ?? '127.0.0.1'
-const { prisma, label } = await openOrganizationsDatabase()
+const { prisma, changeFeed, label } = await openOrganizationsDatabase()
 
-const app = await buildApp(prisma, { logger: { level: process.env.LOG_LEVEL ?? 'info' } })
+const app = await buildApp(prisma, { changeFeed, logger: { level: process.env.LOG_LEVEL ?? 'info' } })
 app.addHook('onClose', async () => await prisma.$disconnect())
 
 const organization = await prisma.organization.findFirst({ where: { name: 'Acme' } }) ??

@@ -85,7 +85,8 @@ const rotate: Run<'rotate'> = async ({ target, gracePeriod, json }, manager, io)
   if (json) return 0
   const { previousKeyExpiresAt, expiresAt } = rotated.apiKey
   io.note(gracePeriod === 0
-    ? 'The old secret no longer works: running apps refuse it once their cached copy expires (cacheTtl, 5 seconds by default).'
+    ? 'The old secret no longer works: running apps refuse it within about a second with the change feed, ' +
+      'without it once their cached copy expires (cacheTtl, 5 seconds by default).'
     : `The old secret keeps working for ${formatDuration(gracePeriod)}, until ${(previousKeyExpiresAt as Date).toISOString()}, then never again.`)
   if (manager.status(rotated.apiKey) === 'expired') {
     io.note(`Note: this key expired at ${(expiresAt as Date).toISOString()}, so apps refuse its new secret as well.`)

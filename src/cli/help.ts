@@ -54,11 +54,11 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
   show: page('show <id|prefix> [options]', 'Shows one key, found by its id or by its prefix (the 8 characters before the dot).', [
     ['--json', 'print the record as JSON']
   ]),
-  revoke: page('revoke <id|prefix> [options]', 'Revokes a key, permanently; asks for confirmation on a terminal. Running apps refuse the\nkey once their cached copy of it expires (the cacheTtl option, 5 seconds by default).', [
+  revoke: page('revoke <id|prefix> [options]', 'Revokes a key, permanently; asks for confirmation on a terminal. Running apps refuse the\nkey within about a second with the change feed; without it, once their cached copy of it\nexpires (the cacheTtl option, 5 seconds by default).', [
     ['-y, --yes', 'revoke without asking (scripts: there is no terminal to confirm on)']
   ]),
   rotate: page('rotate <id|prefix> [options]', 'Gives a key a new secret and prints it once, then its record; id, name, prefix and scopes\nstay. The old secret keeps working for the grace period, then never again. A revoked key\ncannot be rotated.', [
-    ['--grace <duration>', 'how long the old secret keeps working: 30m, 24h, 7d, up to 1y;\ndefault 0, it stops at once (running apps: within their cacheTtl)'],
+    ['--grace <duration>', 'how long the old secret keeps working: 30m, 24h, 7d, up to 1y;\ndefault 0, it stops at once (running apps: as after revoke)'],
     ['--json', 'print { apiKey, key } as JSON']
   ])
 } as const

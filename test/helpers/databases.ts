@@ -170,3 +170,19 @@ export async function openMigratedDatabase (provider: Provider, migrations: stri
     }
   }
 }
+
+/**
+ * Listens on PostgreSQL's change feed channel (TEST_POSTGRES_URL) until the
+ * test ends; the function returned gives what was notified since it was last
+ * called, of the payloads (prefixes) that start with `tag`.
+ */
+export async function heardOnFeed (t: Test, tag: string): Promise<() => Promise<string[]>> {
+  const listener = new pg.Client({ connectionString: process.env.TEST_POSTGRES_URL })
+  await listener.connect()
+  t.teardown(() => listener.end())
+  const heard: string[] = []
+  listener.on('notification', (n) => { if (n.channel === 'api_key_changes' && n.payload?.startsWith(tag) === true) heard.push(n.payload) })
+  await listener.query('LISTEN api_key_changes')
+  // Notifications arrive after the commit, on another connection: a round trip on it lets them in.
+  return async () => { await listener.query('SELECT 1'); return heard.splice(0) }
+}
