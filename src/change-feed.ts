@@ -34,6 +34,8 @@ export interface PollSettings {
   hold: number
   /** how long log rows are kept once read (ms; tests shorten it) */
   retention?: number
+  /** log rows a query reads (tests shorten it) */
+  page?: number
 }
 
 // Rows of the log a query reads; more are read at once, page after page.
@@ -54,15 +56,15 @@ const isNotMigrated = (err: unknown): boolean => ['P2021', 'P2022'].includes((er
  * interval; the first that succeeds after it resyncs the cache.
  */
 export function pollChangeLog (settings: PollSettings, handlers: ChangeHandlers): ChangeFeed {
-  const { model, interval, hold, retention = RETENTION } = settings
+  const { model, interval, hold, retention = RETENTION, page = PAGE } = settings
   const clock = (): number => performance.now()
   let cursor: ChangeCursor | null = null
   let timer: NodeJS.Timeout | null = null
   let running: Promise<void> = Promise.resolve()
   let closed = false
   let broken = false
-  let resolveReady: () => void = () => {}
-  let rejectReady: (err: Error) => void = () => {}
+  let resolveReady!: () => void
+  let rejectReady!: (err: Error) => void
   const ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject })
   // Its rejection is for whoever awaits it (the plugin at onReady), not an unhandled one before.
   ready.catch(() => {})
@@ -87,11 +89,11 @@ export function pollChangeLog (settings: PollSettings, handlers: ChangeHandlers)
     let from = cursor.at
     for (;;) {
       const rows: Array<{ id: number, prefix: string }> = await model.findMany({
-        where: { id: { gt: from } }, orderBy: { id: 'asc' }, take: PAGE, select: { id: true, prefix: true }
+        where: { id: { gt: from } }, orderBy: { id: 'asc' }, take: page, select: { id: true, prefix: true }
       })
       const fresh = new Set(cursor.take(rows.map((row) => row.id), clock()))
       for (const row of rows) if (fresh.has(row.id)) handlers.changed(row.prefix)
-      if (rows.length < PAGE) break
+      if (rows.length < page) break
       from = rows[rows.length - 1].id
     }
     await prune(cursor.at)
@@ -108,10 +110,10 @@ export function pollChangeLog (settings: PollSettings, handlers: ChangeHandlers)
 
   // Polls start on a fixed beat, however long each takes, so a change waits
   // at most one interval (plus the query) to be seen.
-  let beat = clock()
+  let beat = clock() - interval
   function schedule (): void {
     if (closed) return
-    beat = cursor === null && !broken ? clock() : Math.max(beat + interval, clock())
+    beat = Math.max(beat + interval, clock())
     timer = setTimeout(() => {
       timer = null
       running = poll().then(() => {
@@ -176,13 +178,13 @@ export function listenForChanges (settings: ListenSettings, handlers: ChangeHand
   let wait = RECONNECT_FIRST
   let timer: NodeJS.Timeout | null = null
   let checked = false
-  let resolveReady: () => void = () => {}
-  let rejectReady: (err: Error) => void = () => {}
+  let resolveReady!: () => void
+  let rejectReady!: (err: Error) => void
   const ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject })
   // Its rejection is for whoever awaits it (the plugin at onReady), not an unhandled one before.
   ready.catch(() => {})
 
-  async function open (): Promise<void> {
+  function open (): void {
     const current = connect()
     client = current
     let lost = false
@@ -199,40 +201,43 @@ export function listenForChanges (settings: ListenSettings, handlers: ChangeHand
     current.on('notification', (message) => {
       if (message.channel === channel && typeof message.payload === 'string') handlers.changed(message.payload)
     })
-    try {
-      await current.connect()
-      if (!checked) {
-        const { rows } = await current.query(TRIGGER_CHECK)
-        if (rows.length === 0) {
-          closed = true
-          rejectReady(new errors.NOT_MIGRATED('no trigger calls api_key_notify()'))
-          await current.end()
-          return
-        }
-        checked = true
-      }
-      await current.query(`LISTEN "${channel}"`)
-    } catch (err) {
-      onLost(err as Error)
-      return
-    }
-    wait = RECONNECT_FIRST
-    // Rows cached before LISTEN took effect may predate a change.
-    handlers.resync()
-    resolveReady()
+    listen(current).then((listening) => {
+      if (!listening) return
+      wait = RECONNECT_FIRST
+      // Rows cached before LISTEN took effect may predate a change.
+      handlers.resync()
+      resolveReady()
+    }, onLost)
   }
 
+  // Connects and listens; false when the database has no trigger to listen to.
+  async function listen (current: ListenClient): Promise<boolean> {
+    await current.connect()
+    if (!checked) {
+      const { rows } = await current.query(TRIGGER_CHECK)
+      if (rows.length === 0) {
+        closed = true
+        rejectReady(new errors.NOT_MIGRATED('no trigger calls api_key_notify()'))
+        await current.end()
+        return false
+      }
+      checked = true
+    }
+    await current.query(`LISTEN "${channel}"`)
+    return true
+  }
+
+  // Only from onLost, which does nothing once closed.
   function retry (): void {
-    if (closed) return
     timer = setTimeout(() => {
       timer = null
-      open().catch(() => {})
+      open()
     }, wait)
     timer.unref()
     wait = Math.min(wait * 2, RECONNECT_LAST)
   }
 
-  open().catch(() => {})
+  open()
   return {
     ready,
     close: async () => {

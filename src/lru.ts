@@ -42,7 +42,8 @@ export class Lru<K, V> {
 
   // Ends within one pass: every entry it moves back is unmarked.
   #evict (): void {
-    for (const [key, entry] of this.#map) {
+    for (;;) {
+      const [key, entry] = this.#map.entries().next().value as [K, Entry<V>]
       this.#map.delete(key)
       if (!entry.used) return
       entry.used = false

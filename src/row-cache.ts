@@ -63,8 +63,6 @@ export class RowCache<R extends ApiKeyRecord> {
   // Prefixes to renew, gathered for up to RENEW_WINDOW: one query for many.
   #renewing = new Set<string>()
   #renewTimer: NodeJS.Timeout | null = null
-  #revalidating: Promise<void> | null = null
-  #revalidateAgain = false
   #closed = false
   #epoch = 0
   #readCount = 0
@@ -122,32 +120,16 @@ export class RowCache<R extends ApiKeyRecord> {
   /**
    * Reads every cached row again, in the background, BATCH a query: for when
    * changes may have been missed (the change feed was down). The copies serve
-   * meanwhile, within their TTL. A call during a run starts one more after it.
+   * meanwhile, within their TTL. Runs started by calls close together may
+   * overlap: each only puts back rows no invalidation overtook.
    */
   revalidate (): void {
-    if (this.#revalidating !== null) {
-      this.#revalidateAgain = true
-      return
-    }
-    this.#revalidating = this.#reread([...this.#rows.entries()].map(([prefix]) => prefix))
-      .finally(() => {
-        this.#revalidating = null
-        if (this.#revalidateAgain && !this.#closed) {
-          this.#revalidateAgain = false
-          this.revalidate()
-        }
-      })
+    this.#reread([...this.#rows.entries()].map(([prefix]) => prefix)).catch(IGNORE)
   }
 
-  /** Settles when a revalidate under way is done (for tests and close). */
-  async settled (): Promise<void> {
-    while (this.#revalidating !== null) await this.#revalidating
-  }
-
+  // A renewal timer still set fires into #reread, which reads nothing once closed.
   close (): void {
     this.#closed = true
-    if (this.#renewTimer !== null) clearTimeout(this.#renewTimer)
-    this.#renewTimer = null
   }
 
   async #load (prefix: string, epoch: number): Promise<Row<R> | null> {
@@ -182,7 +164,7 @@ export class RowCache<R extends ApiKeyRecord> {
       this.#renewTimer = null
       const due = [...this.#renewing]
       this.#renewing = new Set()
-      this.#reread(due).catch(() => {})
+      this.#reread(due).catch(IGNORE)
     }, Math.min(RENEW_WINDOW, this.#ttl * (1 - RENEW_AT) / 2))
     this.#renewTimer.unref()
   }
@@ -196,12 +178,7 @@ export class RowCache<R extends ApiKeyRecord> {
       const batch = prefixes.slice(i, i + BATCH)
       const epoch = this.#epoch
       const started = Date.now()
-      let stored: Array<StoredApiKey<R>>
-      try {
-        stored = await this.#store.findByPrefixes(batch)
-      } catch {
-        return
-      }
+      const stored = await this.#store.findByPrefixes(batch)
       if (epoch !== this.#epoch) {
         for (const prefix of batch) this.#rows.delete(prefix)
       } else {
@@ -216,6 +193,9 @@ export class RowCache<R extends ApiKeyRecord> {
     }
   }
 }
+
+// A background read that failed: its copies expire and are read on demand.
+const IGNORE = (): void => {}
 
 // A row in use is renewed from three quarters of its TTL on, the reads for
 // renewal gathered for up to RENEW_WINDOW ms (and never past half the rest).

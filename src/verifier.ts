@@ -33,7 +33,7 @@ const REFUSED = Object.freeze(Object.fromEntries(
 
 export const MALFORMED = REFUSED.malformed
 
-// The one-shot hash: ~1 µs for a key, against ~1.5 µs through createHash.
+// The one-shot hash (~0.3 µs for a key here): createHash makes an object per call.
 const digestOf = (key: string): string => hash('sha256', key, 'base64')
 
 /**

@@ -158,6 +158,23 @@ eachDatabase(t, async (t, db) => {
     t.ok(await within(3000, async () => await db.prisma.apiKeyChange.count() === 0) < 3000, 'all read an interval ago, and deleted')
   })
 
+  t.test('a poll reads the log page after page', async (t) => {
+    const open = setInterval(() => {}, 1000)
+    t.teardown(() => clearInterval(open))
+    const changed: string[] = []
+    const handlers: ChangeHandlers = { changed: (prefix) => changed.push(prefix), resync: () => {}, broken: (err) => { throw err } }
+    const feed = pollChangeLog({ model: db.prisma.apiKeyChange as any, interval: 100, hold: 1000, page: 2 }, handlers)
+    t.teardown(() => feed.close())
+    await feed.ready
+    const m = testManager(db.prisma.apiKey)
+    t.teardown(() => m.close())
+    const made = await Promise.all([1, 2, 3, 4, 5].map(async (i) => await m.create({ name: `paged ${i}` })))
+    await db.prisma.apiKey.updateMany({ where: { id: { in: made.map(({ apiKey }) => apiKey.id) } }, data: { name: 'all at once' } })
+    const prefixes = made.map(({ apiKey }) => apiKey.prefix).sort()
+    t.ok(await within(3000, async () => changed.length >= 5) < 3000)
+    t.same([...changed].sort(), prefixes, 'five changes, two a query, each handled once')
+  })
+
   t.test('a change log the migrations did not create stops the app', async (t) => {
     const missing = {
       findFirst: async () => { throw Object.assign(new Error('The table `main.ApiKeyChange` does not exist'), { code: 'P2021' }) },
@@ -240,4 +257,28 @@ t.test('changeFeed options are checked at registration', async (t) => {
   for (const [changeFeed, message] of bad) {
     t.throws(() => testManager(withMethods({ ...model, create: model.findFirst, findUnique: model.findFirst, count: model.findFirst, update: model.findFirst, updateMany: model.findFirst }), { changeFeed } as any), { code: 'FST_API_KEY_INVALID_OPTION', message }, JSON.stringify(changeFeed))
   }
+})
+
+t.test('a LISTEN connection that ends without an error is reported and made again', async (t) => {
+  const reported: Error[] = []
+  const made: Array<{ end: () => void }> = []
+  const connect = (): any => {
+    const listeners: Record<string, Array<(arg?: unknown) => void>> = {}
+    const client = {
+      connect: async () => {},
+      query: async () => ({ rows: [{ '?column?': 1 }] }),
+      on: (event: string, listener: (arg?: unknown) => void) => { (listeners[event] ??= []).push(listener) },
+      end: async () => { for (const listener of listeners.end ?? []) listener() }
+    }
+    made.push(client)
+    return client
+  }
+  let resyncs = 0
+  const feed = listenForChanges({ connect, channel: 'api_key_changes' }, { changed: () => {}, resync: () => { resyncs++ }, broken: (err) => reported.push(err) })
+  t.teardown(() => feed.close())
+  await feed.ready
+  made[0].end()
+  t.equal(reported.length, 1)
+  t.match(reported[0].cause, { message: 'the LISTEN connection ended' })
+  t.ok(await within(3000, async () => made.length === 2 && resyncs === 2) < 3000, 'connected and resynced again')
 })
