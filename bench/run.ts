@@ -289,7 +289,7 @@ try {
   }
 
   if (rows('feed')) {
-    console.log(`\n(i) change feed: two server processes per database with the feed and the defaults (${quick ? 300 : manyKeys} keys cached on B); ` +
+    console.log(`\n(i) change feed: two server processes per database with the feed and the defaults, but B's cacheTtl 10 min so only the feed can refuse (${quick ? 300 : manyKeys} keys cached on B); ` +
     'a revocation through A or in SQL, after a random wait, until B refuses the key:\n')
     console.log('| database | feed | revocations | p50 ms | p99 ms | max ms | B idle: SQL statements/s |')
     console.log('|---|---|---|---|---|---|---|')
