@@ -43,7 +43,6 @@ const PAGE = 1_000
 // Every instance deletes log rows that every instance has read long since:
 // those it had itself read an hour ago (a live instance is never an hour
 // behind; one that was down re-reads its whole cache when it comes back).
-// It notes where it stood once a sixtieth of that, and prunes every sixth.
 const RETENTION = 60 * 60 * 1000
 
 // Prisma's codes for a missing table or column.
@@ -99,13 +98,17 @@ export function pollChangeLog (settings: PollSettings, handlers: ChangeHandlers)
     await prune(cursor.at)
   }
 
+  // Every sixth of the retention, note where this instance stands, and delete
+  // what it had read by the newest note that is a whole retention old.
   async function prune (at: number): Promise<void> {
     const now = clock()
-    if (checkpoints.length === 0 || now - checkpoints[checkpoints.length - 1].time >= retention / 60) checkpoints.push({ time: now, at })
-    while (checkpoints.length > 1 && now - checkpoints[1].time >= retention) checkpoints.shift()
-    if (now - prunedAt < retention / 6 || now - checkpoints[0].time < retention) return
+    if (now - prunedAt < retention / 6) return
     prunedAt = now
-    await model.deleteMany({ where: { id: { lte: checkpoints[0].at } } })
+    checkpoints.push({ time: now, at })
+    const old = checkpoints.filter((checkpoint) => now - checkpoint.time >= retention)
+    if (old.length === 0) return
+    checkpoints.splice(0, old.length)
+    await model.deleteMany({ where: { id: { lte: old[old.length - 1].at } } })
   }
 
   // Polls start on a fixed beat, however long each takes, so a change waits
