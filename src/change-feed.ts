@@ -45,6 +45,16 @@ const PAGE = 1_000
 // behind; one that was down re-reads its whole cache when it comes back).
 const RETENTION = 60 * 60 * 1000
 
+// A feed's `ready`, and how to settle it. Its rejection is for whoever awaits
+// it (the plugin at onReady), not an unhandled one before.
+function startup (): { ready: Promise<void>, resolveReady: () => void, rejectReady: (err: Error) => void } {
+  let resolveReady!: () => void
+  let rejectReady!: (err: Error) => void
+  const ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject })
+  ready.catch(() => {})
+  return { ready, resolveReady, rejectReady }
+}
+
 // Prisma's codes for a missing table or column.
 const isNotMigrated = (err: unknown): boolean => ['P2021', 'P2022'].includes((err as { code?: string })?.code as string)
 
@@ -62,11 +72,7 @@ export function pollChangeLog (settings: PollSettings, handlers: ChangeHandlers)
   let running: Promise<void> = Promise.resolve()
   let closed = false
   let broken = false
-  let resolveReady!: () => void
-  let rejectReady!: (err: Error) => void
-  const ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject })
-  // Its rejection is for whoever awaits it (the plugin at onReady), not an unhandled one before.
-  ready.catch(() => {})
+  const { ready, resolveReady, rejectReady } = startup()
   // (monotonic time, cursor) pairs, oldest first: what may be pruned when.
   const checkpoints: Array<{ time: number, at: number }> = []
   let prunedAt = clock()
@@ -181,11 +187,7 @@ export function listenForChanges (settings: ListenSettings, handlers: ChangeHand
   let wait = RECONNECT_FIRST
   let timer: NodeJS.Timeout | null = null
   let checked = false
-  let resolveReady!: () => void
-  let rejectReady!: (err: Error) => void
-  const ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject })
-  // Its rejection is for whoever awaits it (the plugin at onReady), not an unhandled one before.
-  ready.catch(() => {})
+  const { ready, resolveReady, rejectReady } = startup()
 
   function open (): void {
     const current = connect()
