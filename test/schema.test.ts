@@ -16,12 +16,35 @@ eachDatabase(t, async (t, db) => {
 })
 
 t.test('the three schemas declare the same model', async (t) => {
-  // MySQL's VARCHAR(191) default is too short for a key's scopes.
-  const { native, ...mysqlScopes } = modelColumns(schemaOf('mysql'), 'ApiKey').scopes
-  t.equal(native, 'varchar(1000)')
+  // MySQL's VARCHAR(191) default is too short for a key's scopes and address list.
+  const mysql = modelColumns(schemaOf('mysql'), 'ApiKey')
+  for (const long of ['scopes', 'allowedIps']) {
+    const { native, ...rest } = mysql[long]
+    t.equal(native, 'varchar(1000)', long)
+    mysql[long] = rest
+  }
   const sqlite = modelColumns(schemaOf('sqlite'), 'ApiKey')
   t.same(modelColumns(schemaOf('postgresql'), 'ApiKey'), sqlite)
-  t.same({ ...modelColumns(schemaOf('mysql'), 'ApiKey'), scopes: mysqlScopes }, sqlite)
+  t.same(mysql, sqlite)
+  t.same(modelColumns(schemaOf('postgresql'), 'ApiKeyUsage'), modelColumns(schemaOf('sqlite'), 'ApiKeyUsage'))
+  t.same(modelColumns(schemaOf('mysql'), 'ApiKeyUsage'), modelColumns(schemaOf('sqlite'), 'ApiKeyUsage'))
+})
+
+eachDatabase(t, async (t, db) => {
+  t.test('the usage table matches its model', async (t) => {
+    const model = modelColumns(schemaOf(db.provider), 'ApiKeyUsage')
+    t.same(Object.keys(model).sort(), ['count', 'keyId', 'periodStart'])
+    compareColumns(t, db.provider, model, await catalogColumns(db, 'ApiKeyUsage'))
+  })
+  t.test('usage rows are one per key and period, and go with their key', async (t) => {
+    const key = await db.prisma.apiKey.create({ data: { prefix: `u${randomBytes(4).toString('hex')}`, hashedKey: 'h', name: 'usage' } })
+    const periodStart = new Date('2026-12-01T00:00:00Z')
+    await db.prisma.apiKeyUsage.create({ data: { keyId: key.id, periodStart, count: 3 } })
+    await t.rejects(db.prisma.apiKeyUsage.create({ data: { keyId: key.id, periodStart } }), { code: 'P2002' })
+    if (db.provider === 'sqlite') await db.query('PRAGMA foreign_keys = ON')
+    await db.prisma.apiKey.delete({ where: { id: key.id } })
+    t.equal(await db.prisma.apiKeyUsage.count({ where: { keyId: key.id } }), 0, 'deleted with the key')
+  })
 })
 
 eachDatabase(t, async (t, db) => {
@@ -32,7 +55,8 @@ eachDatabase(t, async (t, db) => {
 })
 
 // What the triggers of the change feed announce: every update and delete,
-// except an update that changes nothing but lastUsedAt and keyHmac. Not an
+// except an update that changes nothing but lastUsedAt, keyHmac, credits and
+// creditsRefilledAt (bookkeeping). Not an
 // insert: no instance holds a copy of a row that did not exist.
 eachDatabase(t, async (t, db) => {
   const prefix = `p${randomBytes(4).toString('hex')}`
@@ -54,10 +78,13 @@ eachDatabase(t, async (t, db) => {
   await model.update({ where: { id: key.id }, data: { lastUsedAt: new Date() } })
   await model.update({ where: { id: key.id }, data: { keyHmac: 'x' } })
   await model.update({ where: { id: key.id }, data: { lastUsedAt: new Date(Date.now() + 1000), keyHmac: 'y' } })
-  t.same(await announced(), [], 'lastUsedAt and keyHmac alone are not announced')
+  await model.update({ where: { id: key.id }, data: { credits: 10 } })
+  await model.update({ where: { id: key.id }, data: { credits: 9, creditsRefilledAt: new Date() } })
+  t.same(await announced(), [], 'lastUsedAt, keyHmac, credits and creditsRefilledAt alone are not announced')
   await model.update({ where: { id: key.id }, data: { revoked: true, lastUsedAt: new Date(Date.now() + 2000) } })
   t.same(await announced(), [prefix], 'a revocation written with lastUsedAt is')
-  for (const data of [{ name: 'renamed' }, { expiresAt: new Date() }, { scopes: 'a' }, { hashedKey: 'h2' }, { previousHashedKey: 'h' }, { previousKeyExpiresAt: new Date() }]) {
+  for (const data of [{ name: 'renamed' }, { expiresAt: new Date() }, { scopes: 'a' }, { hashedKey: 'h2' }, { previousHashedKey: 'h' }, { previousKeyExpiresAt: new Date() },
+    { disabled: true }, { allowedIps: '10.0.0.0/8' }, { creditRefill: 'day:100' }, { credits: 5, disabled: false }]) {
     await model.update({ where: { id: key.id }, data })
     t.same(await announced(), [prefix], `an update of ${Object.keys(data)[0]}`)
   }

@@ -22,6 +22,8 @@ export function modelColumns (schemaFile: URL, model: string): Record<string, Co
   const schema = readFileSync(schemaFile, 'utf8')
   const block = new RegExp(`model ${model} \\{([^}]*)\\}`).exec(schema)?.[1] ?? ''
   const columns: Record<string, Column> = {}
+  // A composite primary key, @@id([a, b]): each of its columns is part of it.
+  const compound = /@@id\(\[([^\]]*)\]\)/.exec(block)?.[1].split(',').map((name) => name.trim()) ?? []
   for (const line of block.split('\n')) {
     const m = /^\s*(\w+)\s+(\w+)(\?)?(.*)$/.exec(line)
     if (m === null) continue
@@ -35,7 +37,7 @@ export function modelColumns (schemaFile: URL, model: string): Record<string, Co
       ...(native === undefined ? {} : { native: `varchar(${native})` }),
       nullable: optional === '?',
       dbDefault: fill,
-      primary: attributes.includes('@id'),
+      primary: attributes.includes('@id') || compound.includes(name),
       unique: attributes.includes('@unique')
     }
   }
@@ -57,7 +59,7 @@ export async function catalogColumns (db: TestDatabase, table: string): Promise<
       if (index.unique === 1 && index.origin !== 'pk' && cols.length === 1) uniques.add(cols[0].name)
     }
     for (const c of await db.query(`PRAGMA table_info("${table}")`)) {
-      columns[c.name] = { dbType: c.type, type: '', nullable: c.notnull === 0, dbDefault: c.dflt_value !== null, primary: c.pk === 1, unique: uniques.has(c.name) }
+      columns[c.name] = { dbType: c.type, type: '', nullable: c.notnull === 0, dbDefault: c.dflt_value !== null, primary: c.pk > 0, unique: uniques.has(c.name) }
     }
     return columns
   }
@@ -72,7 +74,7 @@ export async function catalogColumns (db: TestDatabase, table: string): Promise<
     ? await db.query(`SELECT i.relname AS name, a.attname AS col, x.indisunique AS uniq, x.indisprimary AS pk
         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class tb ON tb.oid = x.indrelid
         JOIN pg_namespace n ON n.oid = tb.relnamespace JOIN pg_attribute a ON a.attrelid = tb.oid AND a.attnum = ANY(x.indkey)
-        WHERE tb.relname = '${table}' AND n.nspname = current_schema() AND x.indnatts = 1`)
+        WHERE tb.relname = '${table}' AND n.nspname = current_schema() AND (x.indnatts = 1 OR x.indisprimary)`)
     : await db.query(`SELECT index_name AS name, column_name AS col, non_unique = 0 AS uniq, index_name = 'PRIMARY' AS pk
         FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = '${table}'`)
   for (const r of rows) {
