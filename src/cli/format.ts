@@ -2,7 +2,10 @@ import type { ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../types.js'
 import { formatPairs, formatTable } from './table.js'
 
-const OWN_FIELDS = new Set(['id', 'prefix', 'name', 'revoked', 'expiresAt', 'createdAt', 'lastUsedAt', 'scopes', 'previousKeyExpiresAt'])
+// The library's columns: printed below in their own words, or (the usage-limit
+// columns, docs/usage.md) by the features that use them; the rest are the app's own.
+const OWN_FIELDS = new Set(['id', 'prefix', 'name', 'revoked', 'expiresAt', 'createdAt', 'lastUsedAt', 'scopes', 'previousKeyExpiresAt',
+  'disabled', 'allowedIps', 'credits', 'creditRefill', 'creditsRefilledAt'])
 
 // Minutes are enough to tell keys apart in a table; `show` gives the full time.
 const shortDate = (date: Date | null, none: string): string => date === null ? none : `${date.toISOString().slice(0, 16).replace('T', ' ')}Z`
