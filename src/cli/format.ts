@@ -2,8 +2,9 @@ import type { ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../types.js'
 import { formatPairs, formatTable } from './table.js'
 
-// The library's columns: printed below in their own words, or (the usage-limit
-// columns, docs/usage.md) by the features that use them; the rest are the app's own.
+// The library's columns, printed below in their own words; the usage-limit
+// columns (docs/usage.md) are the library's too, unused so far, so not printed
+// as the app's own. Every other column is the app's.
 const OWN_FIELDS = new Set(['id', 'prefix', 'name', 'revoked', 'expiresAt', 'createdAt', 'lastUsedAt', 'scopes', 'previousKeyExpiresAt',
   'disabled', 'allowedIps', 'credits', 'creditRefill', 'creditsRefilledAt'])
 
