@@ -22,6 +22,8 @@ export const errors = {
   // Only reported once the secret matched, so they disclose nothing to a guesser.
   REVOKED: createError('FST_API_KEY_REVOKED', 'API key has been revoked', 401),
   EXPIRED: createError('FST_API_KEY_EXPIRED', 'API key has expired', 401),
+  // Suspended by an operator (disable), until enable: docs/usage.md.
+  DISABLED: createError('FST_API_KEY_DISABLED', 'API key has been disabled', 401),
   // The app's own `usable` rule refused it (e.g. its organization is deactivated).
   UNUSABLE: createError('FST_API_KEY_UNUSABLE', 'API key cannot be used', 401),
 
@@ -44,6 +46,9 @@ export const errors = {
   NAME_REQUIRED: createError('FST_API_KEY_NAME_REQUIRED', 'An API key needs a non-empty name', 400, TypeError),
   NOT_FOUND: createError('FST_API_KEY_NOT_FOUND', 'No API key with id %s', 404),
   UNREVOKE: createError('FST_API_KEY_UNREVOKE', 'Revocation is permanent: API key %s cannot be un-revoked, create a new key instead', 409),
+  ENABLE_REVOKED: createError('FST_API_KEY_ENABLE_REVOKED', 'API key %s is revoked: revocation is permanent, it cannot be enabled; create a new key instead', 409),
+  // An optional feature's method or filter, on a manager built without its option.
+  FEATURE_OFF: createError('FST_API_KEY_FEATURE_OFF', 'The %s feature is off: %s', 500, TypeError),
   NOT_ROTATABLE: createError('FST_API_KEY_NOT_ROTATABLE', 'API key %s is revoked: it cannot be rotated, create a new key instead', 409),
   ROTATE_CONFLICT: createError('FST_API_KEY_ROTATE_CONFLICT', 'API key %s kept changing during rotation (%s attempts): try again', 409),
   // A query Prisma would not run (an unknown column, a value of the wrong type): the reason only, never the arguments.

@@ -2,7 +2,7 @@ import { badArgument, isPlainObject } from './checks.js'
 import { errors } from './errors.js'
 import { MAX_GRACE_PERIOD } from './expiry.js'
 import { serializeScopes } from './scopes.js'
-import { STATUSES, statusWhere, type ApiKeyStatus } from './status.js'
+import { statusesOf, statusWhere, type ApiKeyStatus } from './status.js'
 import type { GrantableScope } from './types.js'
 
 // What callers hand the manager, checked before anything is hashed or
@@ -23,6 +23,7 @@ export interface RotateInput {
 }
 
 export interface ListInput {
+  /** 'disabled' needs the suspension feature. */
   status?: ApiKeyStatus
   /** Extra Prisma `where` conditions, ANDed with the status filter. */
   where?: Record<string, unknown>
@@ -77,28 +78,41 @@ function checkFields (data: Record<string, unknown>, secret: RegExp, creating = 
   return changes
 }
 
-export function checkCreate (input: CreateInput, secret: RegExp): Record<string, unknown> {
+export function checkCreate (input: CreateInput, secret: RegExp, suspension: boolean): Record<string, unknown> {
   if (!isPlainObject(input)) badArgument('input', 'expected an object such as { name }')
   if (input.name === undefined) throw new errors.NAME_REQUIRED()
   if (input.revoked !== undefined) badArgument('revoked', 'a new key cannot be created revoked')
+  checkDisabled(input, suspension)
   return { ...checkFields(input, secret, true), expiresAt: input.expiresAt ?? null }
 }
 
-export function checkUpdate (data: Record<string, unknown>, secret: RegExp): Record<string, unknown> {
+export const SUSPENSION_OFF = 'pass suspension: true to the plugin or createApiKeyManager (the model needs a `disabled Boolean @default(false)` column)'
+
+// `disabled` is the suspension feature's column: a model without the feature may lack it.
+function checkDisabled (data: Record<string, unknown>, suspension: boolean): void {
+  if (data.disabled === undefined) return
+  if (!suspension) throw new errors.FEATURE_OFF('suspension', SUSPENSION_OFF)
+  if (typeof data.disabled !== 'boolean') badArgument('disabled', 'expected a boolean')
+}
+
+export function checkUpdate (data: Record<string, unknown>, secret: RegExp, suspension: boolean): Record<string, unknown> {
   if (!isPlainObject(data)) badArgument('data', 'expected an object')
   if (data.revoked !== undefined && typeof data.revoked !== 'boolean') badArgument('revoked', 'expected a boolean')
+  checkDisabled(data, suspension)
   return checkFields(data, secret)
 }
 
 /** The Prisma arguments of a list() call. */
-export function checkList (input: ListInput, now: Date): { where: object, take: number, skip: number } {
+export function checkList (input: ListInput, now: Date, suspension: boolean): { where: object, take: number, skip: number } {
   if (!isPlainObject(input)) badArgument('input', 'expected an object')
   const { status, where = {}, take = 50, skip = 0 } = input
-  if (status !== undefined && !STATUSES.includes(status)) badArgument('status', `expected one of ${STATUSES.join(', ')}`)
+  if (status === 'disabled' && !suspension) throw new errors.FEATURE_OFF('suspension', SUSPENSION_OFF)
+  const statuses = statusesOf(suspension)
+  if (status !== undefined && !statuses.includes(status)) badArgument('status', `expected one of ${statuses.join(', ')}`)
   if (!isPlainObject(where)) badArgument('where', 'expected a Prisma where object')
   if (!Number.isInteger(take) || take < 1 || take > 500) badArgument('take', 'expected an integer from 1 to 500')
   if (!Number.isInteger(skip) || skip < 0) badArgument('skip', 'expected a non-negative integer')
-  return { where: status === undefined ? where : { AND: [where, statusWhere(status, now)] }, take, skip }
+  return { where: status === undefined ? where : { AND: [where, statusWhere(status, now, suspension)] }, take, skip }
 }
 
 export function checkGrace (input: RotateInput): number {

@@ -4,10 +4,10 @@ import { Hasher } from './hasher.js'
 import { generateKey, keyInText, keyPattern } from './key-format.js'
 import { LastUsedWriter } from './last-used.js'
 import {
-  checkCreate, checkGrace, checkId, checkList, checkRecord, checkUpdate, type CreateInput, type ListInput, type RotateInput
+  checkCreate, checkGrace, checkId, checkList, checkRecord, checkUpdate, SUSPENSION_OFF, type CreateInput, type ListInput, type RotateInput
 } from './manager-input.js'
 import { normalizeManagerOptions, type ApiKeyManagerOptions, type ManagerSettings } from './options.js'
-import { keyStatus, type ApiKeyStatus } from './status.js'
+import { keyStatus, statusesOf, type ApiKeyStatus } from './status.js'
 import { isUniqueViolation, Store } from './store.js'
 import type { ApiKeyRecord, RegisteredApiKey, UsableCheck, VerifyResult } from './types.js'
 import { Verifier } from './verifier.js'
@@ -22,6 +22,8 @@ export type { VerifyFailure, VerifyResult } from './types.js'
 export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
   /** Matches every key this manager issues (publish it for secret scanners). */
   readonly keyPattern: RegExp
+  /** The statuses list() filters by and status() returns: 'disabled' only with `suspension: true`. */
+  readonly statuses: readonly ApiKeyStatus[]
   /**
    * A new key: its record, and the key itself, which is shown this once
    * (only its hash is stored).
@@ -65,12 +67,25 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
    */
   revoke (id: string): Promise<R>
   /**
+   * Suspends a key (`suspension: true`): it is refused (401 FST_API_KEY_DISABLED)
+   * until enable(id), here at once, elsewhere as a revocation is.
+   * @example
+   * await fastify.apiKeys.disable(apiKey.id)
+   */
+  disable (id: string): Promise<R>
+  /**
+   * Lifts a suspension; a revoked key stays revoked (409 FST_API_KEY_ENABLE_REVOKED).
+   * @example
+   * await fastify.apiKeys.enable(apiKey.id)
+   */
+  enable (id: string): Promise<R>
+  /**
    * A new secret for the same key, shown once; the old one works for gracePeriod ms more.
    * @example
    * const { key } = await manager.rotate(id, { gracePeriod: 24 * 60 * 60 * 1000 })
    */
   rotate (id: string, input?: RotateInput): Promise<{ apiKey: R, key: string }>
-  /** 'active', 'revoked' or 'expired', now, for a record returned by get or list. */
+  /** 'active', 'disabled', 'revoked' or 'expired', now, for a record returned by get or list. */
   status (apiKey: R): ApiKeyStatus
   /** Writes pending lastUsedAt marks now (close() does it too). */
   flush (): Promise<void>
@@ -99,7 +114,8 @@ export function createApiKeyManager<R extends ApiKeyRecord = RegisteredApiKey> (
 
 /** A manager, and when its change feed is running (at once without one; rejects with NOT_MIGRATED). */
 export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: ManagerSettings): { manager: ApiKeyManager<R>, ready: Promise<void> } {
-  const store = new Store<R>(settings.model, settings.include, settings.pepper !== null)
+  const { suspension } = settings
+  const store = new Store<R>(settings.model, { include: settings.include, hmac: settings.pepper !== null, suspension })
   const hasher = new Hasher(settings.scrypt, settings.hashThreads, settings.hashQueue)
   const { brand } = settings
   const pattern = keyPattern(brand)
@@ -126,7 +142,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
 
   async function create (input: CreateInput): Promise<{ apiKey: R, key: string }> {
     checkOpen('create keys')
-    const data = checkCreate(input, secret)
+    const data = checkCreate(input, secret, suspension)
     for (let attempt = 0; attempt < PREFIX_ATTEMPTS; attempt++) {
       const { prefix, key } = generateKey(brand)
       const hashedKey = await hasher.hash(key)
@@ -167,13 +183,13 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   }
 
   async function list (input: ListInput = {}): Promise<{ items: R[], total: number }> {
-    const { where, take, skip } = checkList(input, new Date())
+    const { where, take, skip } = checkList(input, new Date(), suspension)
     return await store.list(where, take, skip)
   }
 
   async function update (id: string, data: Record<string, unknown>): Promise<R> {
     checkId(id, secret)
-    const changes = checkUpdate(data, secret)
+    const changes = checkUpdate(data, secret, suspension)
     if (changes.revoked === false) {
       // Never written: revoked is only ever set to true, so there is no race
       // in which this call could bring a key back.
@@ -181,6 +197,8 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
       const current = await store.get({ id })
       if (current?.revoked === true) throw new errors.UNREVOKE(id)
     }
+    // A revoke landing after this read wins anyway: status reads revoked first.
+    if (changes.disabled === false && changes.revoked !== true && (await store.get({ id }))?.revoked === true) throw new errors.ENABLE_REVOKED(id)
     const updated = await store.update(id, changes)
     if (updated === null) throw new errors.NOT_FOUND(id)
     verifier.invalidate(updated.prefix)
@@ -209,8 +227,14 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     throw new errors.ROTATE_CONFLICT(id, ROTATE_ATTEMPTS)
   }
 
+  const suspend = async (id: string, disabled: boolean): Promise<R> => {
+    if (!suspension) throw new errors.FEATURE_OFF('suspension', SUSPENSION_OFF)
+    return await update(id, { disabled })
+  }
+
   const manager: ApiKeyManager<R> = {
     keyPattern: pattern,
+    statuses: statusesOf(suspension),
     create,
     verify,
     verifyCached,
@@ -218,6 +242,8 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     list,
     update,
     revoke: async (id) => await update(id, { revoked: true }),
+    disable: async (id) => await suspend(id, true),
+    enable: async (id) => await suspend(id, false),
     rotate,
     status: (apiKey) => {
       checkRecord(apiKey)

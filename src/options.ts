@@ -47,6 +47,12 @@ export interface ApiKeyManagerOptions {
    * verified once is then checked by HMAC on every instance (docs/security.md).
    */
   pepper?: string | Uint8Array | Array<string | Uint8Array>
+  /**
+   * Reversible suspension: disable(id) and enable(id), and the 'disabled'
+   * status. The model needs a `disabled Boolean @default(false)` column
+   * (the library's model has it). Default false.
+   */
+  suspension?: boolean
   /** Called with errors that have no caller to go to (a failed lastUsedAt or re-hash write); default: a process warning (the plugin logs them). */
   onBackgroundError?: (err: unknown) => void
 }
@@ -84,6 +90,7 @@ export interface ManagerSettings {
   usable: UsableCheck<ApiKeyRecord> | null
   /** the pepper's HMAC keys, current first; null without a pepper */
   pepper: readonly KeyObject[] | null
+  suspension: boolean
   onBackgroundError: (err: unknown) => void
 }
 
@@ -93,7 +100,7 @@ export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 12, r: 8, p: 1 }
 
 export const MANAGER_OPTIONS = [
   'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'changeFeed', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
-  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'onBackgroundError'
+  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'suspension', 'onBackgroundError'
 ] as const
 
 export const DEFAULTS = {
@@ -178,6 +185,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
   if (o.usable !== undefined && typeof o.usable !== 'function') fail('usable', 'expected a function (apiKey) => boolean')
   const pepper = o.pepper === undefined ? null : pepperKeys(o.pepper)
   if (o.pepper !== undefined && pepper === null) fail('pepper', PEPPER_RULE)
+  if (o.suspension !== undefined && typeof o.suspension !== 'boolean') fail('suspension', 'expected true (disable and enable keys) or false')
   if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') fail('onBackgroundError', 'expected a function (err) => void')
   const feed = changeFeed(o.changeFeed)
   return {
@@ -200,6 +208,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
     include: o.include as Record<string, unknown> | undefined,
     usable: (o.usable as UsableCheck<ApiKeyRecord> | undefined) ?? null,
     pepper,
+    suspension: o.suspension === true,
     onBackgroundError: (o.onBackgroundError as ManagerSettings['onBackgroundError'] | undefined) ?? warn
   }
 }

@@ -17,6 +17,7 @@ const FAILURES: Record<VerifyFailure, new () => Error> = {
   wrong_secret: errors.INVALID,
   revoked: errors.REVOKED,
   expired: errors.EXPIRED,
+  disabled: errors.DISABLED,
   unusable: errors.UNUSABLE,
   throttled: errors.THROTTLED
 }
@@ -180,12 +181,12 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
     if (securityScheme !== null) document(route, securityScheme, config)
   })
 
-  const { model, include, pepper } = settings.manager
+  const { model, include, pepper, suspension } = settings.manager
   // Fastify fills in pluginTimeout's default (10 s); 0 turns the timeout off.
   const half = (fastify.initialConfig.pluginTimeout as number) / 2
   const wait = half > 0 ? Math.min(STARTUP_WAIT, half) : STARTUP_WAIT
   fastify.addHook('onReady', async () => {
-    await checkStore(new Store(model, include, pepper !== null), fastify.log, wait)
+    await checkStore(new Store(model, { include, hmac: pepper !== null, suspension }), fastify.log, wait)
     await checkFeed(ready, fastify.log, wait)
   })
 

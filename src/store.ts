@@ -54,18 +54,28 @@ function translate (err: unknown): never {
 // read without hashedKey, previousHashedKey and keyHmac, so none leaves this
 // file except through findByPrefix(es), which the verifier needs, and
 // secretOf, which rotation compares against.
+/** What a Store reads and writes beyond the columns every key model has. */
+export interface StoreFeatures {
+  /** The relations every read returns (the `include` option), in the same Prisma call. */
+  include?: object
+  /** A pepper is configured: keyHmac is written, and cleared when a key is revoked or rotated. */
+  hmac?: boolean
+  /** The suspension feature: the model has a `disabled` column. */
+  suspension?: boolean
+}
+
 export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   readonly #model: ApiKeyDelegate
-  // The relations every read returns (the `include` option), in the same Prisma call.
   readonly #include: object | undefined
   readonly #public: { omit: typeof OMIT_HASH, include?: object }
-  // A pepper is configured: keyHmac is written, and cleared when a key is revoked or rotated.
   readonly #hmac: boolean
+  readonly #suspension: boolean
 
-  constructor (model: ApiKeyDelegate, include?: object, hmac = false) {
+  constructor (model: ApiKeyDelegate, { include, hmac = false, suspension = false }: StoreFeatures = {}) {
     this.#model = model
     this.#include = include
     this.#hmac = hmac
+    this.#suspension = suspension
     this.#public = include === undefined ? { omit: OMIT_HASH } : { omit: OMIT_HASH, include }
   }
 
@@ -186,8 +196,9 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
    * The plugin's startup check: one read (of no row), with the include, and
    * with a pepper one more, of keyHmac. A missing table or column means the
    * migrations were not applied; a validation error, an include naming no
-   * relation, a model that is not a key model, or one without the pepper's
-   * column; anything else, a store that cannot answer (UNAVAILABLE).
+   * relation, a model that is not a key model, or one without a column an
+   * option needs (the pepper's, suspension's); anything else, a store that
+   * cannot answer (UNAVAILABLE).
    */
   async check (): Promise<void> {
     const read = async (args: object): Promise<unknown> => await this.#model.findUnique({ where: { prefix: '' }, ...args })
@@ -200,6 +211,10 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
     if (this.#hmac) {
       await startupRead(read({ select: { keyHmac: true } }), async (err) => new errors.INVALID_OPTION('pepper',
         'the model has no keyHmac column, where the pepper\'s HMACs are kept: add `keyHmac String?` to it and migrate (docs/custom-models.md), or leave pepper out', { cause: err }))
+    }
+    if (this.#suspension) {
+      await startupRead(read({ select: { disabled: true } }), async (err) => new errors.INVALID_OPTION('suspension',
+        'the model has no disabled column: add `disabled Boolean @default(false)` to it and migrate (docs/custom-models.md), or leave suspension out', { cause: err }))
     }
   }
 }

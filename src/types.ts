@@ -11,6 +11,8 @@ export interface ApiKeyRecord {
   scopes: string
   /** Until when the secret replaced by the last rotation still works. */
   previousKeyExpiresAt: Date | null
+  /** Suspended until enabled: the suspension feature's column (docs/usage.md); absent from models without it. */
+  disabled?: boolean
 }
 
 /** A row as the verifier reads it: with its hashes (and keyHmac, in a model that has it). */
@@ -20,7 +22,7 @@ export type StoredApiKey<R extends ApiKeyRecord = ApiKeyRecord> = R & {
   keyHmac?: string | null
 }
 
-export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'expired' | 'unusable' | 'throttled'
+export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'disabled' | 'expired' | 'unusable' | 'throttled'
 
 export type VerifyResult<R extends ApiKeyRecord = ApiKeyRecord> =
   | { valid: true, apiKey: R }

@@ -27,7 +27,7 @@ type Refusal = VerifyResult<never> & { valid: false }
 
 // One frozen answer per reason: handed to every caller, never changed.
 const REFUSED = Object.freeze(Object.fromEntries(
-  (['malformed', 'unknown', 'wrong_secret', 'revoked', 'expired', 'unusable', 'throttled'] as const)
+  (['malformed', 'unknown', 'wrong_secret', 'revoked', 'disabled', 'expired', 'unusable', 'throttled'] as const)
     .map((reason) => [reason, Object.freeze({ valid: false, reason })])
 )) as Readonly<Record<VerifyFailure, Refusal>>
 

@@ -17,9 +17,9 @@ const guard: ApiKeyAdminOptions['guard'] = async (request, reply) => {
   }
 }
 
-async function build (db: TestDatabase, options: Partial<ApiKeyAdminOptions> = {}): Promise<FastifyInstance> {
+async function build (db: TestDatabase, options: Partial<ApiKeyAdminOptions> = {}, suspension = false): Promise<FastifyInstance> {
   const app = Fastify()
-  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1 })
+  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, suspension })
   await app.register(apiKeyAdmin, { prefix: PREFIX, guard, ...options })
   app.get('/protected', { config: { apiKey: true } }, async () => ({ ok: true }))
   app.get('/orders', { config: { apiKey: { scopes: ['orders:read'] } } }, async () => ({ orders: [] }))
@@ -197,8 +197,9 @@ eachDatabase(t, async (t, db) => {
       t.equal(res.body, readFileSync(new URL(`../assets/admin/${name}`, import.meta.url), 'utf8'), `${name} is assets/admin/${name}`)
     }
     t.same((await app.inject({ url: `${PREFIX}/api/meta`, headers: API })).json(), {
-      title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100]
+      title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100], suspension: false
     })
+    t.equal((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys/some-id/disable`, headers: API, payload: {} })).statusCode, 404, 'no disable without the feature')
   })
 
   t.test('create, use, list, filter, page, show and revoke', async (t) => {
@@ -348,5 +349,30 @@ eachDatabase(t, async (t, db) => {
       const res = await app.inject({ ...options, headers: { ...API, ...(options.headers as object) } })
       t.same([res.statusCode, res.json().code, res.json().message], [400, 'FST_API_KEY_INVALID_ARGUMENT', message], `${options.method ?? 'GET'} ${options.url} ${JSON.stringify(options.payload)}`)
     }
+  })
+})
+
+eachDatabase(t, async (t, db) => {
+  const app = await build(db, {}, true)
+  t.teardown(() => app.close())
+  const call = async (options: InjectOptions): Promise<any> => await app.inject({ ...options, headers: API })
+  const use = async (key: string): Promise<string> => (await app.inject({ url: '/protected', headers: auth(key) })).json().code ?? 'ok'
+
+  t.test('with suspension: disable, filter, enable; a revoked key stays revoked', async (t) => {
+    t.match((await call({ url: `${PREFIX}/api/meta` })).json(), { statuses: ['active', 'disabled', 'revoked', 'expired'], suspension: true })
+    const { apiKey, key } = (await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'partner' } })).json()
+    t.equal(await use(key), 'ok')
+    const disabled = await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/disable`, payload: {} })
+    t.match(disabled.json(), { status: 'disabled', disabled: true })
+    t.equal(await use(key), 'FST_API_KEY_DISABLED')
+    t.same((await call({ url: `${PREFIX}/api/keys?status=disabled` })).json().items.map((k: any) => k.id), [apiKey.id])
+    t.match((await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/enable`, payload: {} })).json(), { status: 'active', disabled: false })
+    t.equal(await use(key), 'ok')
+    await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/revoke`, payload: {} })
+    const refused = await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/enable`, payload: {} })
+    t.same([refused.statusCode, refused.json().code], [409, 'FST_API_KEY_ENABLE_REVOKED'])
+    t.equal((await call({ method: 'POST', url: `${PREFIX}/api/keys/missing/disable`, payload: {} })).statusCode, 404)
+    const bad = await call({ url: `${PREFIX}/api/keys?status=gone` })
+    t.equal(bad.json().message, 'Invalid argument query: status must be one of active, disabled, revoked, expired')
   })
 })

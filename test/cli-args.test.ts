@@ -99,12 +99,14 @@ t.test('help, wherever it is asked for', async (t) => {
   t.same(parseCommand(['help', 'list'], NOW), { command: 'help', topic: 'list' })
   t.same(parseCommand(['rotate', '--grace', 'forever', '-h'], NOW), { command: 'help', topic: 'rotate' })
   t.same(parseCommand(['show', '-h'], NOW), { command: 'help', topic: 'show' })
+  t.same(parseCommand(['disable', 'abc'], NOW), { command: 'disable', config: undefined, target: 'abc' })
+  t.same(parseCommand(['enable', '--config', 'c.mjs', 'abc'], NOW), { command: 'enable', config: 'c.mjs', target: 'abc' })
   t.same(parseCommand(['create', '--expires', 'soon', '--help'], NOW), { command: 'help', topic: 'create' }, 'before any check')
 })
 
 t.test('bad usage', async (t) => {
   const bad = (argv: string[], message: RegExp): void => { t.throws(() => parseCommand(argv, NOW), usage(message), argv.join(' ')) }
-  bad([], /^Missing command: create, list, show, rotate, revoke or help/)
+  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable or help/)
   bad(['--json'], /^Missing command/)
   bad(['rename'], /^Unknown command "rename"/)
   bad(['help', 'rename'], /^Unknown command "rename"/)
@@ -121,7 +123,10 @@ t.test('bad usage', async (t) => {
   bad(['rotate', 'abc', '--yes'], /^Unknown option '--yes' \(see 'fastify-prisma-api-key rotate --help'\)$/)
   bad(['create', '--name', 'x', '--scope', 'orders read!'], /^Invalid --scope: "read!" is not a scope/)
   bad(['list', '--scope', 'orders:read'], /^Unknown option '--scope'/)
-  bad(['list', '--status', 'all'], /^Invalid --status "all": expected one of active, revoked, expired$/)
+  bad(['list', '--status', 'all'], /^Invalid --status "all": expected one of active, disabled, revoked, expired$/)
+  bad(['disable'], /^disable needs one id or prefix/)
+  bad(['enable', 'a', 'b'], /^enable needs one id or prefix/)
+  bad(['enable', 'abc', '--yes'], /^Unknown option '--yes' \(see 'fastify-prisma-api-key enable --help'\)$/)
   for (const limit of ['0', '501', '1.5', 'ten', '']) bad(['list', '--limit', limit], /^Invalid --limit .*: expected an integer from 1 to 500$/)
   bad(['list', '--page', '0'], /^Invalid --page "0"/)
   bad(['list', '--limit', '-1'], /^Option '--limit' argument is ambiguous\.? \(see/)

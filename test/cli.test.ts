@@ -120,7 +120,7 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
     t.same(active.items.map((item: { name: string }) => item.name), ['ci', 'billing service'])
     t.match(JSON.parse(secondJson.stdout), { total: 4, page: 2, limit: 1, items: [{ name: 'old partner' }] })
     t.match(paged.stderr, /1-3 of 4; --page 2 for more/)
-    failed(t, lost, 2, /Invalid --status "lost": expected one of active, revoked, expired/)
+    failed(t, lost, 2, /Invalid --status "lost": expected one of active, disabled, revoked, expired/)
     failed(t, zero, 2, /Invalid --limit "0"/)
   })
 
@@ -157,6 +157,28 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
     t.equal(again.code, 0)
     t.match(again.stdout, /was already revoked/)
     failed(t, await run('revoke', 'no-such-key', '--yes'), 1, /No API key with id or prefix "no-such-key"/)
+  })
+
+  await t.test('disable and enable (the config turns suspension on); list --status disabled', async (t) => {
+    const { apiKey, key } = await manager.create({ name: 'to suspend' })
+    keys.push(key)
+    const done = await other('disable', apiKey.prefix)
+    t.equal(done.code, 0)
+    t.equal(done.stdout, `Disabled key "to suspend" (${apiKey.prefix}): requests with it are refused until it is enabled.\n`)
+    t.match(await manager.verify(key), { valid: false, reason: 'disabled' })
+    t.match((await other('disable', apiKey.id)).stdout, /was already disabled/)
+    const listed = JSON.parse((await other('list', '--status', 'disabled', '--json')).stdout)
+    t.match(listed, { total: 1, items: [{ id: apiKey.id, status: 'disabled', disabled: true }] })
+    t.match((await other('show', apiKey.prefix)).stdout, /\nstatus +disabled\n/)
+    const enabled = await other('enable', apiKey.prefix)
+    t.equal(enabled.code, 0)
+    t.equal(enabled.stdout, `Enabled key "to suspend" (${apiKey.prefix}).\n`)
+    t.match(await manager.verify(key), { valid: true })
+    t.match((await other('enable', apiKey.id)).stdout, /was not disabled/)
+    await manager.revoke(apiKey.id)
+    failed(t, await run('enable', apiKey.prefix), 1, new RegExp(`API key ${apiKey.id} is revoked: revocation is permanent, it cannot be enabled`))
+    failed(t, await run('disable', 'no-such-key'), 1, /No API key with id or prefix "no-such-key"/)
+    failed(t, await run('enable'), 2, /enable needs one id or prefix/)
   })
 
   await t.test('create --scope, then rotate with and without a grace period', async (t) => {
@@ -248,7 +270,9 @@ t.test('--help on every command, with no config needed', { buffered: true }, asy
     [['list', '-h'], 'list [options]'],
     [['show', '--help'], 'show <id|prefix> [options]'],
     [['revoke', '--help', '--yes'], 'revoke <id|prefix> [options]'],
-    [['rotate', '--help'], 'rotate <id|prefix> [options]']
+    [['rotate', '--help'], 'rotate <id|prefix> [options]'],
+    [['disable', '--help'], 'disable <id|prefix> [options]'],
+    [['help', 'enable'], 'enable <id|prefix> [options]']
   ] as const
   const runs = await Promise.all(pages.map(async ([args]) => await cli([...args], {}, cwd)))
   for (const [i, [args, usage]] of pages.entries()) {
@@ -263,7 +287,7 @@ t.test('usage errors exit 2', { buffered: true }, async (t) => {
   const [rename, none, verbose, valueless, helpRename, grace] = await Promise.all([
     cli(['rename']), cli([]), cli(['list', '--verbose']), cli(['create', '--name']), cli(['help', 'rename']), cli(['rotate', 'abc', '--grace', '1 hour'])
   ])
-  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke or help/)
+  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable or help/)
   failed(t, none, 2, /Missing command/)
   failed(t, verbose, 2, /Unknown option '--verbose' \(see 'fastify-prisma-api-key list --help'\)/)
   failed(t, valueless, 2, /Option '--name <value>' argument missing/)

@@ -5,9 +5,9 @@
 // holding HTML stays text; the page's CSP forbids inline script too.
 
 /**
- * @typedef {{ title: string, columns: string[], statuses: string[], pageSizes: number[] }} Meta
+ * @typedef {{ title: string, columns: string[], statuses: string[], pageSizes: number[], suspension: boolean }} Meta
  * @typedef {{ id: string, name: string, prefix: string, status: string, scopes: string, createdAt: string,
- *   expiresAt: string | null, lastUsedAt: string | null, previousKeyExpiresAt: string | null,
+ *   expiresAt: string | null, lastUsedAt: string | null, previousKeyExpiresAt: string | null, disabled?: boolean,
  *   columns: Array<string | number | boolean | null> }} Key
  * @typedef {{ items: Key[], total: number, page: number, pageSize: number }} KeyPage
  * @typedef {{ apiKey: Key, key: string }} NewKey
@@ -40,7 +40,7 @@ const form = (id) => element(id, HTMLFormElement)
 
 // The page size is the API's until one is chosen: the first answer says which.
 /** @type {{ page: number, pageSize: number | null, search: string, status: string, meta: Meta, total: number, current: Key | null }} */
-const state = { page: 1, pageSize: null, search: '', status: '', meta: { title: '', columns: [], statuses: [], pageSizes: [] }, total: 0, current: null }
+const state = { page: 1, pageSize: null, search: '', status: '', meta: { title: '', columns: [], statuses: [], pageSizes: [], suspension: false }, total: 0, current: null }
 
 // The plugin writes the name of its CSRF header into the page (src/admin/csrf.ts).
 const CSRF_HEADER = document.body.dataset.csrfHeader ?? ''
@@ -192,6 +192,24 @@ async function revoke (key) {
   }
 }
 
+// Reversible, so no confirmation: the key is refused (or accepted again) here
+// at once, and by other instances as after a revocation.
+/**
+ * @param {Key} key
+ * @param {'disable' | 'enable'} action
+ */
+async function suspend (key, action) {
+  try {
+    /** @type {Key} */
+    const changed = await api('keys/' + encodeURIComponent(key.id) + '/' + action, { method: 'POST', body: '{}' })
+    details(changed)
+    await load()
+  } catch (error) {
+    showError('error', error)
+    dialog('detail-dialog').close()
+  }
+}
+
 /** @param {Key} key */
 function details (key) {
   state.current = key
@@ -213,9 +231,12 @@ function details (key) {
     list.append(dt, dd)
   }
   $('detail-revoke').hidden = key.status === 'revoked'
+  // With the suspension feature: a revoked key can be neither (revocation is permanent).
+  $('detail-disable').hidden = !state.meta.suspension || key.status === 'revoked' || key.disabled === true
+  $('detail-enable').hidden = !state.meta.suspension || key.status === 'revoked' || key.disabled !== true
   // A revoked key cannot be rotated; an expired one would get a secret that is refused too.
   $('detail-rotate').hidden = key.status !== 'active'
-  dialog('detail-dialog').showModal()
+  if (!dialog('detail-dialog').open) dialog('detail-dialog').showModal()
 }
 
 /**
@@ -327,6 +348,8 @@ async function init () {
   $('detail-close').addEventListener('click', () => dialog('detail-dialog').close())
   $('detail-revoke').addEventListener('click', () => revoke(current(state.current)))
   $('detail-rotate').addEventListener('click', () => openRotate(current(state.current)))
+  $('detail-disable').addEventListener('click', () => suspend(current(state.current), 'disable'))
+  $('detail-enable').addEventListener('click', () => suspend(current(state.current), 'enable'))
   select('rotate-grace').addEventListener('change', rotateEffect)
   $('rotate-cancel').addEventListener('click', () => dialog('rotate-dialog').close())
   form('rotate-form').addEventListener('submit', (event) => rotate(event, current(state.current)))

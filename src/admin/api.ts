@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifySchemaValidationError } from 'fastify'
 import { errors } from '../errors.js'
 import { EXPIRY_FORMATS, readExpiry } from '../expiry.js'
 import type { ApiKeyManager } from '../manager.js'
-import { STATUSES, withStatus, type ApiKeyStatus } from '../status.js'
+import { withStatus, type ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../types.js'
 import type { AdminSettings } from './options.js'
 
@@ -11,15 +11,16 @@ const DEFAULT_PAGE_SIZE = 25
 
 // The query holds text whatever the app's Ajv settings (coerceTypes: false
 // included): sizes and pages are matched as text and read as numbers here.
-const LIST_QUERY = {
+// The statuses are the manager's: 'disabled' only with the suspension feature.
+const listQuery = (statuses: readonly ApiKeyStatus[]): object => ({
   type: 'object',
   properties: {
-    status: { enum: ['', ...STATUSES] },
+    status: { enum: ['', ...statuses] },
     pageSize: { enum: PAGE_SIZES.map(String) },
     page: { type: 'string', pattern: '^[1-9][0-9]{0,8}$' },
     search: { type: 'string' }
   }
-} as const
+})
 const ID = { type: 'object', properties: { id: { type: 'string', minLength: 1 } } } as const
 
 // A body is a JSON object: a form or text/plain body (what another site could
@@ -31,22 +32,24 @@ const ID = { type: 'object', properties: { id: { type: 'string', minLength: 1 } 
 // panel) refuses with its own message.
 const CREATE_BODY = { type: 'object', properties: { name: {}, expiresAt: { type: ['string', 'null'] }, scopes: {} } } as const
 const ROTATE_BODY = { type: 'object', properties: { gracePeriod: {} } } as const
-const REVOKE_BODY = { type: 'object' } as const
+// Revoke, disable and enable take no arguments: an empty JSON object.
+const EMPTY_BODY = { type: 'object' } as const
 
 // What a schema's refusal says: the field and the rule, as a 400 FST_API_KEY_INVALID_ARGUMENT.
-const RULES: Record<string, [argument: string, message: string]> = {
-  '/status': ['query', `status must be one of ${STATUSES.join(', ')}`],
+const rules = (statuses: readonly ApiKeyStatus[]): Record<string, [argument: string, message: string]> => ({
+  '/status': ['query', `status must be one of ${statuses.join(', ')}`],
   '/pageSize': ['query', `pageSize must be one of ${PAGE_SIZES.join(', ')}`],
   '/page': ['query', 'page must be a positive integer'],
   '/search': ['query', 'search must be text'],
   '/expiresAt': ['expiresAt', EXPIRY_FORMATS],
   '/id': ['id', 'expected a non-empty string']
-}
+})
 
 /** A route's answer to input its schema refuses; `example` shows the body it takes. */
-function refusal (example = '{}') {
-  return (problems: FastifySchemaValidationError[]): Error => {
-    const [argument, message] = RULES[problems[0].instancePath] ?? ['body', `expected a JSON object ${example}`]
+function refuser (statuses: readonly ApiKeyStatus[]) {
+  const known = rules(statuses)
+  return (example = '{}') => (problems: FastifySchemaValidationError[]): Error => {
+    const [argument, message] = known[problems[0].instancePath] ?? ['body', `expected a JSON object ${example}`]
     return new errors.INVALID_ARGUMENT(argument, message)
   }
 }
@@ -57,6 +60,9 @@ interface Id { id: string }
 /** The panel's JSON routes, registered in the scope whose hook refuses cross-site calls. */
 export function adminApi (fastify: FastifyInstance, settings: AdminSettings): void {
   const manager = settings.manager as ApiKeyManager<ApiKeyRecord>
+  const { statuses } = manager
+  const suspension = statuses.includes('disabled')
+  const refusal = refuser(statuses)
   const view = (apiKey: ApiKeyRecord): Record<string, unknown> => ({
     ...withStatus(apiKey, Date.now()),
     columns: settings.columns.map((column) => column.value(apiKey))
@@ -67,11 +73,12 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
   fastify.get('/meta', async () => ({
     title: settings.title,
     columns: settings.columns.map((column) => column.label),
-    statuses: STATUSES,
-    pageSizes: PAGE_SIZES
+    statuses,
+    pageSizes: PAGE_SIZES,
+    suspension
   }))
 
-  fastify.get<{ Querystring: ListQuery }>('/keys', { schema: { querystring: LIST_QUERY } }, async (request) => {
+  fastify.get<{ Querystring: ListQuery }>('/keys', { schema: { querystring: listQuery(statuses) } }, async (request) => {
     const { status, search = '' } = request.query
     const pageSize = Number(request.query.pageSize ?? DEFAULT_PAGE_SIZE)
     const page = Number(request.query.page ?? 1)
@@ -103,8 +110,13 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
     return { apiKey: view(apiKey), key }
   })
 
-  const revoke = { schema: { params: ID, body: REVOKE_BODY } }
-  fastify.post<{ Params: Id }>('/keys/:id/revoke', revoke, async (request) => view(await manager.revoke(request.params.id)))
+  const empty = { schema: { params: ID, body: EMPTY_BODY } }
+  fastify.post<{ Params: Id }>('/keys/:id/revoke', empty, async (request) => view(await manager.revoke(request.params.id)))
+  // Without the feature these routes do not exist (404), as the page shows no such buttons.
+  if (suspension) {
+    fastify.post<{ Params: Id }>('/keys/:id/disable', empty, async (request) => view(await manager.disable(request.params.id)))
+    fastify.post<{ Params: Id }>('/keys/:id/enable', empty, async (request) => view(await manager.enable(request.params.id)))
+  }
 }
 
 // The text as typed in the form, read as the CLI reads --expires (src/expiry.ts):

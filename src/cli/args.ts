@@ -15,9 +15,11 @@ const OPTIONS = {
   list: { status: { type: 'string' }, limit: { type: 'string' }, page: { type: 'string' }, ...JSON_FLAG },
   show: JSON_FLAG,
   rotate: { grace: { type: 'string' }, ...JSON_FLAG },
-  revoke: { yes: { type: 'boolean', short: 'y' } }
+  revoke: { yes: { type: 'boolean', short: 'y' } },
+  disable: {},
+  enable: {}
 } satisfies Record<string, OptionSpec>
-const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1 }
+const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1 }
 
 type CommandName = keyof typeof OPTIONS
 const NAMES = Object.keys(OPTIONS) as CommandName[]
@@ -29,6 +31,8 @@ export type Command =
   | { command: 'show', config?: string, target: string, json: boolean }
   | { command: 'revoke', config?: string, target: string, yes: boolean }
   | { command: 'rotate', config?: string, target: string, gracePeriod: number, json: boolean }
+  | { command: 'disable', config?: string, target: string }
+  | { command: 'enable', config?: string, target: string }
 
 type Values = Record<string, string | boolean | string[] | undefined>
 
@@ -105,6 +109,8 @@ export function parseCommand (argv: string[], now: Date): Command {
     }
     case 'show': return { command: name, config, target: targets[0], json: values.json === true }
     case 'revoke': return { command: name, config, target: targets[0], yes: values.yes === true }
+    case 'disable': return { command: name, config, target: targets[0] }
+    case 'enable': return { command: name, config, target: targets[0] }
     case 'rotate': {
       const grace = values.grace as string | undefined
       return { command: name, config, target: targets[0], gracePeriod: grace === undefined ? 0 : parseGrace(grace), json: values.json === true }

@@ -94,6 +94,30 @@ const rotate: Run<'rotate'> = async ({ target, gracePeriod, json }, manager, io)
   return 0
 }
 
+// Reversible, unlike revoke: no confirmation. The manager refuses both
+// without `suspension: true` in the config, and enable on a revoked key.
+const disable: Run<'disable'> = async ({ target }, manager, io) => {
+  const record = await find(manager, target)
+  if (record.disabled === true) {
+    io.out(`Key ${label(record)} was already disabled.`)
+    return 0
+  }
+  await manager.disable(record.id)
+  io.out(`Disabled key ${label(record)}: requests with it are refused until it is enabled.`)
+  return 0
+}
+
+const enable: Run<'enable'> = async ({ target }, manager, io) => {
+  const record = await find(manager, target)
+  if (record.disabled === false && !record.revoked) {
+    io.out(`Key ${label(record)} was not disabled.`)
+    return 0
+  }
+  await manager.enable(record.id)
+  io.out(`Enabled key ${label(record)}.`)
+  return 0
+}
+
 export async function runCommand (command: Exclude<Command, { command: 'help' }>, manager: ApiKeyManager, io: Io): Promise<number> {
   switch (command.command) {
     case 'create': return await create(command, manager, io)
@@ -101,5 +125,7 @@ export async function runCommand (command: Exclude<Command, { command: 'help' }>
     case 'show': return await show(command, manager, io)
     case 'revoke': return await revoke(command, manager, io)
     case 'rotate': return await rotate(command, manager, io)
+    case 'disable': return await disable(command, manager, io)
+    case 'enable': return await enable(command, manager, io)
   }
 }

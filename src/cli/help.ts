@@ -29,6 +29,8 @@ ${columns([
   ['show <id|prefix>', 'show one key'],
   ['rotate <id|prefix>', 'give a key a new secret and print it; the old one can work a while'],
   ['revoke <id|prefix>', 'revoke a key, permanently'],
+  ['disable <id|prefix>', 'suspend a key until it is enabled (needs suspension: true)'],
+  ['enable <id|prefix>', 'lift a suspension; a revoked key stays revoked'],
   ['help [command]', 'show the help of a command']
 ])}
 
@@ -46,7 +48,7 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
     ['--json', 'print { apiKey, key } as JSON']
   ]),
   list: page('list [options]', 'Lists keys, newest first, as a table (never the keys themselves).', [
-    ['--status <status>', 'only active, revoked or expired keys'],
+    ['--status <status>', 'only active, disabled (with suspension: true), revoked or expired keys'],
     ['--limit <n>', 'keys per page, 1 to 500 (default 20)'],
     ['--page <n>', 'the page to show (default 1)'],
     ['--json', 'print { items, total, page, limit } as JSON']
@@ -60,7 +62,9 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
   rotate: page('rotate <id|prefix> [options]', 'Gives a key a new secret and prints it once, then its record; id, name, prefix and scopes\nstay. The old secret keeps working for the grace period, then never again. A revoked key\ncannot be rotated.', [
     ['--grace <duration>', 'how long the old secret keeps working: 30m, 24h, 7d, up to 1y;\ndefault 0, it stops at once (running apps: as after revoke)'],
     ['--json', 'print { apiKey, key } as JSON']
-  ])
+  ]),
+  disable: page('disable <id|prefix> [options]', 'Suspends a key: requests with it are refused (401 FST_API_KEY_DISABLED) until it is\nenabled. Running apps see it as they see a revocation. Needs suspension: true in the config.', []),
+  enable: page('enable <id|prefix> [options]', 'Lifts a suspension. A revoked key cannot be enabled: revocation is permanent.', [])
 } as const
 
 export type HelpTopic = keyof typeof HELP
