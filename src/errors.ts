@@ -27,6 +27,8 @@ export const errors = {
   // The app's own `usable` rule refused it (e.g. its organization is deactivated).
   UNUSABLE: createError('FST_API_KEY_UNUSABLE', 'API key cannot be used', 401),
 
+  // After the secret matched: the key is good, the place it is used from is not (ipAllowlist).
+  IP_NOT_ALLOWED: createError('FST_API_KEY_IP_NOT_ALLOWED', 'API key is not allowed from this address', 403),
   FORBIDDEN: createError('FST_API_KEY_FORBIDDEN', 'API key is not allowed to access this route', 403),
   MISSING_SCOPE: createError('FST_API_KEY_MISSING_SCOPE', 'API key lacks the scope %s', 403),
   THROTTLED: createError('FST_API_KEY_THROTTLED', 'Too many failed attempts for this API key, try again later', 429),

@@ -1,6 +1,7 @@
 import { badArgument, isPlainObject } from './checks.js'
 import { errors } from './errors.js'
 import { MAX_GRACE_PERIOD } from './expiry.js'
+import { readAllowlist } from './ip-allowlist.js'
 import { serializeScopes } from './scopes.js'
 import { statusesOf, statusWhere, type ApiKeyStatus } from './status.js'
 import type { GrantableScope } from './types.js'
@@ -78,28 +79,40 @@ function checkFields (data: Record<string, unknown>, secret: RegExp, creating = 
   return changes
 }
 
-export function checkCreate (input: CreateInput, secret: RegExp, suspension: boolean): Record<string, unknown> {
+export function checkCreate (input: CreateInput, secret: RegExp, features: Features): Record<string, unknown> {
   if (!isPlainObject(input)) badArgument('input', 'expected an object such as { name }')
   if (input.name === undefined) throw new errors.NAME_REQUIRED()
   if (input.revoked !== undefined) badArgument('revoked', 'a new key cannot be created revoked')
-  checkDisabled(input, suspension)
-  return { ...checkFields(input, secret, true), expiresAt: input.expiresAt ?? null }
+  return { ...checkFields(checkFeatures(input, features), secret, true), expiresAt: input.expiresAt ?? null }
 }
 
 export const SUSPENSION_OFF = 'pass suspension: true to the plugin or createApiKeyManager (the model needs a `disabled Boolean @default(false)` column)'
+const ALLOWLIST_OFF = 'pass ipAllowlist: true to the plugin or createApiKeyManager (the model needs an `allowedIps String?` column)'
 
-// `disabled` is the suspension feature's column: a model without the feature may lack it.
-function checkDisabled (data: Record<string, unknown>, suspension: boolean): void {
-  if (data.disabled === undefined) return
-  if (!suspension) throw new errors.FEATURE_OFF('suspension', SUSPENSION_OFF)
-  if (typeof data.disabled !== 'boolean') badArgument('disabled', 'expected a boolean')
+/** The optional features whose columns create and update may write. */
+export interface Features {
+  suspension: boolean
+  ipAllowlist: boolean
 }
 
-export function checkUpdate (data: Record<string, unknown>, secret: RegExp, suspension: boolean): Record<string, unknown> {
+// The features' columns: a model without a feature may lack its column.
+// Returns the data to write (an allowlist as stored).
+function checkFeatures (data: Record<string, unknown>, features: Features): Record<string, unknown> {
+  if (data.disabled !== undefined) {
+    if (!features.suspension) throw new errors.FEATURE_OFF('suspension', SUSPENSION_OFF)
+    if (typeof data.disabled !== 'boolean') badArgument('disabled', 'expected a boolean')
+  }
+  if (data.allowedIps === undefined) return data
+  if (!features.ipAllowlist) throw new errors.FEATURE_OFF('ipAllowlist', ALLOWLIST_OFF)
+  const allowlist = readAllowlist(data.allowedIps)
+  if ('problem' in allowlist) badArgument('allowedIps', allowlist.problem)
+  return { ...data, allowedIps: allowlist.value }
+}
+
+export function checkUpdate (data: Record<string, unknown>, secret: RegExp, features: Features): Record<string, unknown> {
   if (!isPlainObject(data)) badArgument('data', 'expected an object')
   if (data.revoked !== undefined && typeof data.revoked !== 'boolean') badArgument('revoked', 'expected a boolean')
-  checkDisabled(data, suspension)
-  return checkFields(data, secret)
+  return checkFields(checkFeatures(data, features), secret)
 }
 
 /** The Prisma arguments of a list() call. */

@@ -4,12 +4,12 @@ import { Hasher } from './hasher.js'
 import { generateKey, keyInText, keyPattern } from './key-format.js'
 import { LastUsedWriter } from './last-used.js'
 import {
-  checkCreate, checkGrace, checkId, checkList, checkRecord, checkUpdate, SUSPENSION_OFF, type CreateInput, type ListInput, type RotateInput
+  checkCreate, checkGrace, checkId, checkList, checkRecord, checkUpdate, SUSPENSION_OFF, type CreateInput, type Features, type ListInput, type RotateInput
 } from './manager-input.js'
 import { normalizeManagerOptions, type ApiKeyManagerOptions, type ManagerSettings } from './options.js'
 import { keyStatus, statusesOf, type ApiKeyStatus } from './status.js'
 import { isUniqueViolation, Store } from './store.js'
-import type { ApiKeyRecord, RegisteredApiKey, UsableCheck, VerifyResult } from './types.js'
+import type { ApiKeyRecord, ClientAddress, RegisteredApiKey, UsableCheck, VerifyResult } from './types.js'
 import { Verifier } from './verifier.js'
 
 export type { CreateInput, ListInput, RotateInput } from './manager-input.js'
@@ -24,6 +24,8 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
   readonly keyPattern: RegExp
   /** The statuses list() filters by and status() returns: 'disabled' only with `suspension: true`. */
   readonly statuses: readonly ApiKeyStatus[]
+  /** The optional features this manager was built with (their options). */
+  readonly features: Readonly<Features>
   /**
    * A new key: its record, and the key itself, which is shown this once
    * (only its hash is stored).
@@ -37,14 +39,15 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
    * @example
    * const result = await manager.verify(request.headers['x-api-key'])
    * if (!result.valid) console.log(result.reason) // 'unknown', 'wrong_secret', 'revoked', ...
+   * `ip` is where the call comes from (request.ip, or a function giving it): a key with an allowlist is refused without it.
    */
-  verify (key: unknown): Promise<VerifyResult<R>>
+  verify (key: unknown, ip?: ClientAddress): Promise<VerifyResult<R>>
   /**
    * verify's answer when this instance can give it from memory (the key
    * matched before and its row is fresh in the cache), synchronously; null
    * when it needs the database or a hash: then call verify.
    */
-  verifyCached (key: string): VerifyResult<R> | null
+  verifyCached (key: string, ip?: ClientAddress): VerifyResult<R> | null
   /** One key's record by id, or null. */
   get (id: string): Promise<R | null>
   /**
@@ -114,8 +117,9 @@ export function createApiKeyManager<R extends ApiKeyRecord = RegisteredApiKey> (
 
 /** A manager, and when its change feed is running (at once without one; rejects with NOT_MIGRATED). */
 export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: ManagerSettings): { manager: ApiKeyManager<R>, ready: Promise<void> } {
-  const { suspension } = settings
-  const store = new Store<R>(settings.model, { include: settings.include, hmac: settings.pepper !== null, suspension })
+  const { suspension, ipAllowlist } = settings
+  const features = { suspension, ipAllowlist }
+  const store = new Store<R>(settings.model, { include: settings.include, hmac: settings.pepper !== null, ...features })
   const hasher = new Hasher(settings.scrypt, settings.hashThreads, settings.hashQueue)
   const { brand } = settings
   const pattern = keyPattern(brand)
@@ -142,7 +146,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
 
   async function create (input: CreateInput): Promise<{ apiKey: R, key: string }> {
     checkOpen('create keys')
-    const data = checkCreate(input, secret, suspension)
+    const data = checkCreate(input, secret, features)
     for (let attempt = 0; attempt < PREFIX_ATTEMPTS; attempt++) {
       const { prefix, key } = generateKey(brand)
       const hashedKey = await hasher.hash(key)
@@ -162,17 +166,17 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     throw new errors.PREFIX_EXHAUSTED(PREFIX_ATTEMPTS)
   }
 
-  async function verify (key: unknown): Promise<VerifyResult<R>> {
+  async function verify (key: unknown, ip?: ClientAddress): Promise<VerifyResult<R>> {
     checkOpen('verify keys')
-    const result = await verifier.verify(key)
+    const result = await verifier.verify(key, ip)
     if (result.valid) lastUsed.touch(result.apiKey.id, Date.now())
     return result
   }
 
-  function verifyCached (key: string): VerifyResult<R> | null {
+  function verifyCached (key: string, ip?: ClientAddress): VerifyResult<R> | null {
     if (closed || typeof key !== 'string') return null
     const now = Date.now()
-    const result = verifier.fromMemory(key, now)
+    const result = verifier.fromMemory(key, now, ip)
     if (result?.valid === true) lastUsed.touch(result.apiKey.id, now)
     return result
   }
@@ -189,7 +193,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
 
   async function update (id: string, data: Record<string, unknown>): Promise<R> {
     checkId(id, secret)
-    const changes = checkUpdate(data, secret, suspension)
+    const changes = checkUpdate(data, secret, features)
     if (changes.revoked === false) {
       // Never written: revoked is only ever set to true, so there is no race
       // in which this call could bring a key back.
@@ -235,6 +239,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   const manager: ApiKeyManager<R> = {
     keyPattern: pattern,
     statuses: statusesOf(suspension),
+    features: Object.freeze(features),
     create,
     verify,
     verifyCached,

@@ -53,6 +53,14 @@ export interface ApiKeyManagerOptions {
    * (the library's model has it). Default false.
    */
   suspension?: boolean
+  /**
+   * Per-key IP allowlists: create and update take `allowedIps` (addresses and
+   * CIDR ranges), and a key is refused from elsewhere (403
+   * FST_API_KEY_IP_NOT_ALLOWED). The plugin checks `request.ip`: set Fastify's
+   * trustProxy to match your proxies (docs/security.md). The model needs an
+   * `allowedIps String?` column. Default false.
+   */
+  ipAllowlist?: boolean
   /** Called with errors that have no caller to go to (a failed lastUsedAt or re-hash write); default: a process warning (the plugin logs them). */
   onBackgroundError?: (err: unknown) => void
 }
@@ -91,6 +99,7 @@ export interface ManagerSettings {
   /** the pepper's HMAC keys, current first; null without a pepper */
   pepper: readonly KeyObject[] | null
   suspension: boolean
+  ipAllowlist: boolean
   onBackgroundError: (err: unknown) => void
 }
 
@@ -100,7 +109,7 @@ export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 12, r: 8, p: 1 }
 
 export const MANAGER_OPTIONS = [
   'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'changeFeed', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
-  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'suspension', 'onBackgroundError'
+  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'suspension', 'ipAllowlist', 'onBackgroundError'
 ] as const
 
 export const DEFAULTS = {
@@ -186,6 +195,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
   const pepper = o.pepper === undefined ? null : pepperKeys(o.pepper)
   if (o.pepper !== undefined && pepper === null) fail('pepper', PEPPER_RULE)
   if (o.suspension !== undefined && typeof o.suspension !== 'boolean') fail('suspension', 'expected true (disable and enable keys) or false')
+  if (o.ipAllowlist !== undefined && typeof o.ipAllowlist !== 'boolean') fail('ipAllowlist', 'expected true (keys may list the addresses they are used from) or false')
   if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') fail('onBackgroundError', 'expected a function (err) => void')
   const feed = changeFeed(o.changeFeed)
   return {
@@ -209,6 +219,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
     usable: (o.usable as UsableCheck<ApiKeyRecord> | undefined) ?? null,
     pepper,
     suspension: o.suspension === true,
+    ipAllowlist: o.ipAllowlist === true,
     onBackgroundError: (o.onBackgroundError as ManagerSettings['onBackgroundError'] | undefined) ?? warn
   }
 }

@@ -19,6 +19,7 @@ const FAILURES: Record<VerifyFailure, new () => Error> = {
   expired: errors.EXPIRED,
   disabled: errors.DISABLED,
   unusable: errors.UNUSABLE,
+  ip_not_allowed: errors.IP_NOT_ALLOWED,
   throttled: errors.THROTTLED
 }
 
@@ -43,7 +44,8 @@ function createChecks (settings: PluginSettings, manager: ApiKeyManager): Checks
 
   function settle (request: FastifyRequest, reply: FastifyReply, route: RouteSettings, result: VerifyResult): Outcome {
     if (!result.valid) {
-      reply.header('www-authenticate', invalid)
+      // A 403: the key proved itself, a challenge would not help.
+      if (result.reason !== 'ip_not_allowed') reply.header('www-authenticate', invalid)
       // `reason` reaches the logs (the error is logged whole) but not the
       // caller: Fastify's error reply has statusCode, code, error, message.
       return Object.assign(new FAILURES[result.reason](), { reason: result.reason })
@@ -77,9 +79,12 @@ function createChecks (settings: PluginSettings, manager: ApiKeyManager): Checks
       return new errors.MISSING()
     }
     if (presented.kind === 'bad') return settle(request, reply, route, MALFORMED)
-    const known = manager.verifyCached(presented.key)
+    // request.ip: what Fastify's trustProxy makes of the connection and its
+    // forwarded headers; read only for a key with an allowlist.
+    const ip = (): string => request.ip
+    const known = manager.verifyCached(presented.key, ip)
     if (known !== null) return settle(request, reply, route, known)
-    return manager.verify(presented.key).then(
+    return manager.verify(presented.key, ip).then(
       async (result) => await settle(request, reply, route, result),
       (err) => unavailable(reply, err))
   }
@@ -181,12 +186,12 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
     if (securityScheme !== null) document(route, securityScheme, config)
   })
 
-  const { model, include, pepper, suspension } = settings.manager
+  const { model, include, pepper, suspension, ipAllowlist } = settings.manager
   // Fastify fills in pluginTimeout's default (10 s); 0 turns the timeout off.
   const half = (fastify.initialConfig.pluginTimeout as number) / 2
   const wait = half > 0 ? Math.min(STARTUP_WAIT, half) : STARTUP_WAIT
   fastify.addHook('onReady', async () => {
-    await checkStore(new Store(model, { include, hmac: pepper !== null, suspension }), fastify.log, wait)
+    await checkStore(new Store(model, { include, hmac: pepper !== null, suspension, ipAllowlist }), fastify.log, wait)
     await checkFeed(ready, fastify.log, wait)
   })
 

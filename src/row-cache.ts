@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { BatchedReads } from './batched-reads.js'
+import { IpAllowlist } from './ip-allowlist.js'
 import { Lru } from './lru.js'
 import type { Store } from './store.js'
 import type { ApiKeyRecord, StoredApiKey } from './types.js'
@@ -31,6 +32,8 @@ export interface Row<R> extends Hashes {
   staleAt: number
   /** from when a check of this copy has it read again in the background (Infinity once asked) */
   renewAt: number
+  /** the row's allowedIps, parsed once per read; null for anywhere (or a model without the column) */
+  allowlist: IpAllowlist | null
   /** the answer for a check that passes on this copy, made once per read */
   accepted: { valid: true, apiKey: R }
 }
@@ -147,6 +150,7 @@ export class RowCache<R extends ApiKeyRecord> {
     return {
       record: frozen,
       accepted: Object.freeze({ valid: true as const, apiKey: frozen }),
+      allowlist: typeof record.allowedIps === 'string' ? new IpAllowlist(record.allowedIps) : null,
       hashedKey,
       previousHashedKey: previousHashedKey ?? null,
       keyHmac: keyHmac ?? null,

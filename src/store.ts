@@ -62,6 +62,8 @@ export interface StoreFeatures {
   hmac?: boolean
   /** The suspension feature: the model has a `disabled` column. */
   suspension?: boolean
+  /** The ipAllowlist feature: the model has an `allowedIps` column. */
+  ipAllowlist?: boolean
 }
 
 export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
@@ -70,12 +72,14 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   readonly #public: { omit: typeof OMIT_HASH, include?: object }
   readonly #hmac: boolean
   readonly #suspension: boolean
+  readonly #ipAllowlist: boolean
 
-  constructor (model: ApiKeyDelegate, { include, hmac = false, suspension = false }: StoreFeatures = {}) {
+  constructor (model: ApiKeyDelegate, { include, hmac = false, suspension = false, ipAllowlist = false }: StoreFeatures = {}) {
     this.#model = model
     this.#include = include
     this.#hmac = hmac
     this.#suspension = suspension
+    this.#ipAllowlist = ipAllowlist
     this.#public = include === undefined ? { omit: OMIT_HASH } : { omit: OMIT_HASH, include }
   }
 
@@ -197,7 +201,7 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
    * with a pepper one more, of keyHmac. A missing table or column means the
    * migrations were not applied; a validation error, an include naming no
    * relation, a model that is not a key model, or one without a column an
-   * option needs (the pepper's, suspension's); anything else, a store that
+   * option needs (the pepper's, suspension's, ipAllowlist's); anything else, a store that
    * cannot answer (UNAVAILABLE).
    */
   async check (): Promise<void> {
@@ -215,6 +219,10 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
     if (this.#suspension) {
       await startupRead(read({ select: { disabled: true } }), async (err) => new errors.INVALID_OPTION('suspension',
         'the model has no disabled column: add `disabled Boolean @default(false)` to it and migrate (docs/custom-models.md), or leave suspension out', { cause: err }))
+    }
+    if (this.#ipAllowlist) {
+      await startupRead(read({ select: { allowedIps: true } }), async (err) => new errors.INVALID_OPTION('ipAllowlist',
+        'the model has no allowedIps column: add `allowedIps String?` to it and migrate (docs/custom-models.md), or leave ipAllowlist out', { cause: err }))
     }
   }
 }

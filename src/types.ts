@@ -13,6 +13,8 @@ export interface ApiKeyRecord {
   previousKeyExpiresAt: Date | null
   /** Suspended until enabled: the suspension feature's column (docs/usage.md); absent from models without it. */
   disabled?: boolean
+  /** Where the key may be used from, space-separated; null for anywhere: the ipAllowlist feature's column (docs/usage.md). */
+  allowedIps?: string | null
 }
 
 /** A row as the verifier reads it: with its hashes (and keyHmac, in a model that has it). */
@@ -22,7 +24,10 @@ export type StoredApiKey<R extends ApiKeyRecord = ApiKeyRecord> = R & {
   keyHmac?: string | null
 }
 
-export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'disabled' | 'expired' | 'unusable' | 'throttled'
+export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'disabled' | 'expired' | 'unusable' | 'ip_not_allowed' | 'throttled'
+
+/** Where a call comes from (request.ip), or a function giving it: called only for a key with an allowlist. */
+export type ClientAddress = string | (() => string | undefined) | undefined
 
 export type VerifyResult<R extends ApiKeyRecord = ApiKeyRecord> =
   | { valid: true, apiKey: R }

@@ -9,7 +9,7 @@ import { SecretMemo } from './secret-memo.js'
 import { keyStatus } from './status.js'
 import type { Store } from './store.js'
 import { Throttle } from './throttle.js'
-import type { ApiKeyRecord, UsableCheck, VerifyFailure, VerifyResult } from './types.js'
+import type { ApiKeyRecord, ClientAddress, UsableCheck, VerifyFailure, VerifyResult } from './types.js'
 
 export interface VerifierSettings<R extends ApiKeyRecord> {
   brand: string
@@ -27,7 +27,7 @@ type Refusal = VerifyResult<never> & { valid: false }
 
 // One frozen answer per reason: handed to every caller, never changed.
 const REFUSED = Object.freeze(Object.fromEntries(
-  (['malformed', 'unknown', 'wrong_secret', 'revoked', 'disabled', 'expired', 'unusable', 'throttled'] as const)
+  (['malformed', 'unknown', 'wrong_secret', 'revoked', 'disabled', 'expired', 'unusable', 'ip_not_allowed', 'throttled'] as const)
     .map((reason) => [reason, Object.freeze({ valid: false, reason })])
 )) as Readonly<Record<VerifyFailure, Refusal>>
 
@@ -85,16 +85,17 @@ export class Verifier<R extends ApiKeyRecord> {
    * needs the database or scrypt (verify does). No parse either: a digest
    * that matched is the digest of a string that parsed then.
    */
-  fromMemory (key: string, now: number): VerifyResult<R> | null {
+  fromMemory (key: string, now: number, ip: ClientAddress): VerifyResult<R> | null {
     const { brand } = this.#settings
     if (key.length !== this.#length) return null
     const row = this.#rows.peek(key.slice(brand.length, brand.length + PREFIX_LENGTH), now)
     if (row === undefined) return null
     if (!this.#memo.matches(digestOf(key), row, now)) return null
-    return this.#decide(row, now)
+    return this.#decide(row, now, ip)
   }
 
-  async verify (key: unknown): Promise<VerifyResult<R>> {
+  /** `ip`: where the request comes from, for a key with an allowlist (none given: refused). */
+  async verify (key: unknown, ip: ClientAddress): Promise<VerifyResult<R>> {
     const parsed = typeof key === 'string' ? parseKey(key, this.#settings.brand, this.#settings.pattern) : null
     if (parsed === null) return MALFORMED
     const { prefix } = parsed
@@ -127,15 +128,17 @@ export class Verifier<R extends ApiKeyRecord> {
       // An invalidation (revoke, update) landed while this check was waiting:
       // read the key again rather than pass on the copy from before it.
       if (epoch !== this.#rows.epoch) continue
-      return this.#decide(row, Date.now())
+      return this.#decide(row, Date.now(), ip)
     }
   }
 
   /** For a key whose secret matched: what its row says now. */
-  #decide (row: Row<R>, now: number): VerifyResult<R> {
+  #decide (row: Row<R>, now: number, ip: ClientAddress): VerifyResult<R> {
     const status = keyStatus(row.record, now)
     if (status !== 'active') return REFUSED[status]
     if (this.#settings.usable !== null && !this.#settings.usable(row.record)) return REFUSED.unusable
+    // Enforced whenever the row has a list, with the option on or not: fail closed.
+    if (row.allowlist !== null && !row.allowlist.allows(typeof ip === 'function' ? ip() : ip)) return REFUSED.ip_not_allowed
     return row.accepted
   }
 

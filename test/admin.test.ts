@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
 import t from 'tap'
-import apiKeyPlugin, { apiKeyAdmin, createApiKeyManager, type ApiKeyAdminOptions } from '../src/index.ts'
+import apiKeyPlugin, { apiKeyAdmin, createApiKeyManager, type ApiKeyAdminOptions, type ApiKeyPluginOptions } from '../src/index.ts'
 import { auth, FAST_SCRYPT } from './helpers/app.ts'
 import { eachDatabase, openDatabase, type TestDatabase } from './helpers/databases.ts'
 
@@ -17,9 +17,10 @@ const guard: ApiKeyAdminOptions['guard'] = async (request, reply) => {
   }
 }
 
-async function build (db: TestDatabase, options: Partial<ApiKeyAdminOptions> = {}, suspension = false): Promise<FastifyInstance> {
-  const app = Fastify()
-  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, suspension })
+async function build (db: TestDatabase, options: Partial<ApiKeyAdminOptions> = {}, features: Partial<ApiKeyPluginOptions> = {}): Promise<FastifyInstance> {
+  // trustProxy: tests set the client's address with X-Forwarded-For.
+  const app = Fastify({ trustProxy: true })
+  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, ...features })
   await app.register(apiKeyAdmin, { prefix: PREFIX, guard, ...options })
   app.get('/protected', { config: { apiKey: true } }, async () => ({ ok: true }))
   app.get('/orders', { config: { apiKey: { scopes: ['orders:read'] } } }, async () => ({ orders: [] }))
@@ -197,9 +198,10 @@ eachDatabase(t, async (t, db) => {
       t.equal(res.body, readFileSync(new URL(`../assets/admin/${name}`, import.meta.url), 'utf8'), `${name} is assets/admin/${name}`)
     }
     t.same((await app.inject({ url: `${PREFIX}/api/meta`, headers: API })).json(), {
-      title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100], suspension: false
+      title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100], suspension: false, ipAllowlist: false
     })
     t.equal((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys/some-id/disable`, headers: API, payload: {} })).statusCode, 404, 'no disable without the feature')
+    t.equal((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys/some-id/allowed-ips`, headers: API, payload: { allowedIps: null } })).statusCode, 404, 'nor allowed-ips')
   })
 
   t.test('create, use, list, filter, page, show and revoke', async (t) => {
@@ -353,10 +355,38 @@ eachDatabase(t, async (t, db) => {
 })
 
 eachDatabase(t, async (t, db) => {
-  const app = await build(db, {}, true)
+  const app = await build(db, {}, { suspension: true, ipAllowlist: true })
   t.teardown(() => app.close())
   const call = async (options: InjectOptions): Promise<any> => await app.inject({ ...options, headers: API })
-  const use = async (key: string): Promise<string> => (await app.inject({ url: '/protected', headers: auth(key) })).json().code ?? 'ok'
+  const use = async (key: string, ip = '192.0.2.1'): Promise<string> => (await app.inject({ url: '/protected', headers: { ...auth(key), 'x-forwarded-for': ip } })).json().code ?? 'ok'
+
+  t.test('with ipAllowlist: create with addresses, change them, remove them', async (t) => {
+    t.match((await call({ url: `${PREFIX}/api/meta` })).json(), { ipAllowlist: true })
+    const created = await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'office', allowedIps: '203.0.113.0/24, 2001:db8::/32' } })
+    t.equal(created.statusCode, 201)
+    const { apiKey, key } = created.json()
+    t.equal(apiKey.allowedIps, '203.0.113.0/24 2001:db8::/32')
+    t.same([await use(key, '203.0.113.5'), await use(key, '198.51.100.5')], ['ok', 'FST_API_KEY_IP_NOT_ALLOWED'])
+    const changed = await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/allowed-ips`, payload: { allowedIps: ['198.51.100.5'] } })
+    t.equal(changed.json().allowedIps, '198.51.100.5')
+    t.same([await use(key, '203.0.113.5'), await use(key, '198.51.100.5')], ['FST_API_KEY_IP_NOT_ALLOWED', 'ok'])
+    t.equal((await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/allowed-ips`, payload: { allowedIps: null } })).json().allowedIps, null)
+    t.equal(await use(key, '203.0.113.5'), 'ok', 'from anywhere again')
+    const bad = await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/allowed-ips`, payload: { allowedIps: 'office network' } })
+    t.same([bad.statusCode, bad.json().code], [400, 'FST_API_KEY_INVALID_ARGUMENT'])
+    t.match(bad.json().message, /allowedIps: "office" is not an IPv4 or IPv6 address/)
+    const none = await call({ method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/allowed-ips`, payload: {} })
+    t.equal(none.json().message, 'Invalid argument body: expected a JSON object { allowedIps } (addresses and CIDR ranges, or null for anywhere)')
+    t.equal((await call({ method: 'POST', url: `${PREFIX}/api/keys/missing/allowed-ips`, payload: { allowedIps: null } })).statusCode, 404)
+  })
+
+  t.test('without ipAllowlist, create refuses addresses', async (t) => {
+    const plain = await build(db)
+    t.teardown(() => plain.close())
+    const refused = await plain.inject({ method: 'POST', url: `${PREFIX}/api/keys`, headers: API, payload: { name: 'no lists here', allowedIps: '10.0.0.1' } })
+    t.same([refused.statusCode, refused.json().message], [400, 'Invalid argument allowedIps: this app has no IP allowlists (the ipAllowlist option)'])
+    t.equal((await plain.apiKeys.list({ where: { name: 'no lists here' } })).total, 0, 'nothing created')
+  })
 
   t.test('with suspension: disable, filter, enable; a revoked key stays revoked', async (t) => {
     t.match((await call({ url: `${PREFIX}/api/meta` })).json(), { statuses: ['active', 'disabled', 'revoked', 'expired'], suspension: true })

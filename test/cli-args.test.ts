@@ -74,7 +74,7 @@ t.test('--field: strings, or JSON after :=', async (t) => {
 
 t.test('commands and their options', async (t) => {
   t.same(parseCommand(['create', '--name', 'ci', '--field', 'a=1', '--field', 'b:=2', '--json'], NOW), {
-    command: 'create', config: undefined, name: 'ci', expiresAt: null, scopes: [], fields: { a: '1', b: 2 }, json: true
+    command: 'create', config: undefined, name: 'ci', expiresAt: null, scopes: [], allowedIps: [], fields: { a: '1', b: 2 }, json: true
   })
   t.match(parseCommand(['create', '--name', 'ci', '--scope', 'orders:read', '--scope=orders:write,billing:*'], NOW), {
     command: 'create', scopes: ['orders:read', 'orders:write', 'billing:*']
@@ -100,13 +100,18 @@ t.test('help, wherever it is asked for', async (t) => {
   t.same(parseCommand(['rotate', '--grace', 'forever', '-h'], NOW), { command: 'help', topic: 'rotate' })
   t.same(parseCommand(['show', '-h'], NOW), { command: 'help', topic: 'show' })
   t.same(parseCommand(['disable', 'abc'], NOW), { command: 'disable', config: undefined, target: 'abc' })
+  t.same(parseCommand(['allowed-ips', 'abc', '--ip', '10.0.0.0/8, ::ffff:192.0.2.1', '--ip', '2001:DB8::1'], NOW),
+    { command: 'allowed-ips', config: undefined, target: 'abc', allowedIps: ['10.0.0.0/8', '192.0.2.1', '2001:db8::1'], json: false })
+  t.same(parseCommand(['allowed-ips', 'abc', '--anywhere', '--json'], NOW), { command: 'allowed-ips', config: undefined, target: 'abc', allowedIps: null, json: true })
   t.same(parseCommand(['enable', '--config', 'c.mjs', 'abc'], NOW), { command: 'enable', config: 'c.mjs', target: 'abc' })
   t.same(parseCommand(['create', '--expires', 'soon', '--help'], NOW), { command: 'help', topic: 'create' }, 'before any check')
 })
 
 t.test('bad usage', async (t) => {
   const bad = (argv: string[], message: RegExp): void => { t.throws(() => parseCommand(argv, NOW), usage(message), argv.join(' ')) }
-  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable or help/)
+  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips or help/)
+  bad(['allowed-ips', 'abc'], /^allowed-ips needs --ip <cidr> \(repeatable\) or --anywhere/)
+  bad(['allowed-ips', 'abc', '--ip', ''], /^Invalid --ip: an empty list would refuse every address/)
   bad(['--json'], /^Missing command/)
   bad(['rename'], /^Unknown command "rename"/)
   bad(['help', 'rename'], /^Unknown command "rename"/)

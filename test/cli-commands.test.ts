@@ -61,13 +61,13 @@ t.test('commands on a database', async (t) => {
 
   t.test('create with extra fields hands them to the model', async (t) => {
     const io = fakeIo()
-    await t.rejects(runCommand({ command: 'create', name: 'x', expiresAt: null, scopes: [], fields: { team: 'ops' }, json: false }, manager, io), { message: /Unknown argument `team`/ })
+    await t.rejects(runCommand({ command: 'create', name: 'x', expiresAt: null, scopes: [], allowedIps: [], fields: { team: 'ops' }, json: false }, manager, io), { message: /Unknown argument `team`/ })
     t.same(io.lines, [])
   })
 
   t.test('create with scopes', async (t) => {
     const io = fakeIo()
-    await runCommand({ command: 'create', name: 'scoped', expiresAt: null, scopes: ['orders:read', 'orders:*', 'orders:read'], fields: {}, json: false }, manager, io)
+    await runCommand({ command: 'create', name: 'scoped', expiresAt: null, scopes: ['orders:read', 'orders:*', 'orders:read'], allowedIps: [], fields: {}, json: false }, manager, io)
     t.match(io.lines[0], /\nscopes +orders:read orders:\*$/, 'stored once each, shown space-separated')
     const key = io.lines[0].split('\n')[0]
     t.match(await manager.verify(key), { valid: true, apiKey: { scopes: 'orders:read orders:*' } })

@@ -181,6 +181,31 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
     failed(t, await run('enable'), 2, /enable needs one id or prefix/)
   })
 
+  await t.test('create --allow-ip, allowed-ips --ip and --anywhere (the config turns ipAllowlist on)', async (t) => {
+    const created = await run('create', '--name', 'office', '--allow-ip', '203.0.113.0/24', '--allow-ip', '2001:DB8::1,10.0.0.1', '--json')
+    t.equal(created.code, 0)
+    const { apiKey, key } = JSON.parse(created.stdout)
+    keys.push(key)
+    t.equal(apiKey.allowedIps, '203.0.113.0/24 2001:db8::1 10.0.0.1')
+    t.match(await manager.verify(key, '203.0.113.4'), { valid: true })
+    t.match(await manager.verify(key, '198.51.100.4'), { valid: false, reason: 'ip_not_allowed' })
+    t.match((await other('show', apiKey.prefix)).stdout, /\nallowed from +203\.0\.113\.0\/24, 2001:db8::1, 10\.0\.0\.1\n/)
+    const set = await other('allowed-ips', apiKey.prefix, '--ip', '198.51.100.0/24')
+    t.equal(set.code, 0)
+    t.equal(set.stdout, `Key "office" (${apiKey.prefix}) may be used from 198.51.100.0/24 only.\n`)
+    t.match(await manager.verify(key, '198.51.100.4'), { valid: true })
+    t.match(await manager.verify(key, '203.0.113.4'), { valid: false, reason: 'ip_not_allowed' })
+    const anywhere = await other('allowed-ips', apiKey.id, '--anywhere', '--json')
+    t.match(JSON.parse(anywhere.stdout), { id: apiKey.id, allowedIps: null })
+    t.match(await manager.verify(key), { valid: true }, 'from anywhere, even with no address')
+    t.notMatch((await other('show', apiKey.prefix)).stdout, /allowed from/)
+    failed(t, await run('allowed-ips', apiKey.prefix), 2, /allowed-ips needs --ip <cidr> \(repeatable\) or --anywhere/)
+    failed(t, await run('allowed-ips', apiKey.prefix, '--ip', '10.0.0.0/8', '--anywhere'), 2, /allowed-ips needs --ip/)
+    failed(t, await run('allowed-ips', apiKey.prefix, '--ip', '10.0.0.0/33'), 2, /Invalid --ip: "10.0.0.0\/33" is not an IPv4 or IPv6 address or CIDR range/)
+    failed(t, await run('create', '--name', 'x', '--allow-ip', 'office'), 2, /Invalid --allow-ip: "office" is not/)
+    failed(t, await run('allowed-ips', 'no-such-key', '--anywhere'), 1, /No API key with id or prefix "no-such-key"/)
+  })
+
   await t.test('create --scope, then rotate with and without a grace period', async (t) => {
     const created = await run('create', '--name', 'orders app', '--scope', 'orders:read', '--scope', 'orders:write,billing:*')
     t.equal(created.code, 0)
@@ -272,7 +297,8 @@ t.test('--help on every command, with no config needed', { buffered: true }, asy
     [['revoke', '--help', '--yes'], 'revoke <id|prefix> [options]'],
     [['rotate', '--help'], 'rotate <id|prefix> [options]'],
     [['disable', '--help'], 'disable <id|prefix> [options]'],
-    [['help', 'enable'], 'enable <id|prefix> [options]']
+    [['help', 'enable'], 'enable <id|prefix> [options]'],
+    [['allowed-ips', '-h'], 'allowed-ips <id|prefix> --ip <cidr>... | --anywhere']
   ] as const
   const runs = await Promise.all(pages.map(async ([args]) => await cli([...args], {}, cwd)))
   for (const [i, [args, usage]] of pages.entries()) {
@@ -287,7 +313,7 @@ t.test('usage errors exit 2', { buffered: true }, async (t) => {
   const [rename, none, verbose, valueless, helpRename, grace] = await Promise.all([
     cli(['rename']), cli([]), cli(['list', '--verbose']), cli(['create', '--name']), cli(['help', 'rename']), cli(['rotate', 'abc', '--grace', '1 hour'])
   ])
-  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable or help/)
+  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable, allowed-ips or help/)
   failed(t, none, 2, /Missing command/)
   failed(t, verbose, 2, /Unknown option '--verbose' \(see 'fastify-prisma-api-key list --help'\)/)
   failed(t, valueless, 2, /Option '--name <value>' argument missing/)

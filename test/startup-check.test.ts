@@ -107,6 +107,20 @@ t.test('with a pepper, a model without a keyHmac column stops the app, naming th
   t.pass('the library\'s model has the column')
 })
 
+t.test('with a feature on, a model without its column stops the app, naming the column', async (t) => {
+  const db = await openMigratedDatabase('sqlite', fileURLToPath(new URL('../examples/organizations/prisma/sqlite/migrations/', import.meta.url)))
+  const prisma = new OrganizationsClient({ adapter: db.adapter as any })
+  t.teardown(async () => { await prisma.$disconnect(); await db.close() })
+  const features = [
+    ['suspension', /^Invalid option suspension: the model has no disabled column: add `disabled Boolean @default\(false\)` to it and migrate/],
+    ['ipAllowlist', /^Invalid option ipAllowlist: the model has no allowedIps column: add `allowedIps String\?` to it and migrate/]
+  ] as const
+  for (const [option, message] of features) {
+    const app = await start(t, { model: prisma.organizationApiKey, [option]: true })
+    await t.rejects(async () => await app.ready(), { code: 'FST_API_KEY_INVALID_OPTION', message }, option)
+  }
+})
+
 // A database that is down at startup is an outage, not a configuration error:
 // the app starts (requests answer 503 and recover with the database).
 t.test('the database is down at startup: a warning, and the app starts', async (t) => {

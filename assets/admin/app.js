@@ -5,9 +5,9 @@
 // holding HTML stays text; the page's CSP forbids inline script too.
 
 /**
- * @typedef {{ title: string, columns: string[], statuses: string[], pageSizes: number[], suspension: boolean }} Meta
+ * @typedef {{ title: string, columns: string[], statuses: string[], pageSizes: number[], suspension: boolean, ipAllowlist: boolean }} Meta
  * @typedef {{ id: string, name: string, prefix: string, status: string, scopes: string, createdAt: string,
- *   expiresAt: string | null, lastUsedAt: string | null, previousKeyExpiresAt: string | null, disabled?: boolean,
+ *   expiresAt: string | null, lastUsedAt: string | null, previousKeyExpiresAt: string | null, disabled?: boolean, allowedIps?: string | null,
  *   columns: Array<string | number | boolean | null> }} Key
  * @typedef {{ items: Key[], total: number, page: number, pageSize: number }} KeyPage
  * @typedef {{ apiKey: Key, key: string }} NewKey
@@ -40,7 +40,7 @@ const form = (id) => element(id, HTMLFormElement)
 
 // The page size is the API's until one is chosen: the first answer says which.
 /** @type {{ page: number, pageSize: number | null, search: string, status: string, meta: Meta, total: number, current: Key | null }} */
-const state = { page: 1, pageSize: null, search: '', status: '', meta: { title: '', columns: [], statuses: [], pageSizes: [], suspension: false }, total: 0, current: null }
+const state = { page: 1, pageSize: null, search: '', status: '', meta: { title: '', columns: [], statuses: [], pageSizes: [], suspension: false, ipAllowlist: false }, total: 0, current: null }
 
 // The plugin writes the name of its CSRF header into the page (src/admin/csrf.ts).
 const CSRF_HEADER = document.body.dataset.csrfHeader ?? ''
@@ -222,6 +222,7 @@ function details (key) {
   if (key.status === 'active' && key.previousKeyExpiresAt !== null && new Date(key.previousKeyExpiresAt) > new Date()) {
     fields.push(['Old secret', 'works until ' + time(key.previousKeyExpiresAt)])
   }
+  if (state.meta.ipAllowlist) fields.push(['Allowed from', key.allowedIps ? key.allowedIps.split(' ').join(', ') : 'anywhere'])
   state.meta.columns.forEach((label, i) => fields.push([label, shown(key.columns[i])]))
   for (const [label, value] of fields) {
     const dt = document.createElement('dt')
@@ -234,9 +235,38 @@ function details (key) {
   // With the suspension feature: a revoked key can be neither (revocation is permanent).
   $('detail-disable').hidden = !state.meta.suspension || key.status === 'revoked' || key.disabled === true
   $('detail-enable').hidden = !state.meta.suspension || key.status === 'revoked' || key.disabled !== true
+  $('detail-ips').hidden = !state.meta.ipAllowlist || key.status === 'revoked'
   // A revoked key cannot be rotated; an expired one would get a secret that is refused too.
   $('detail-rotate').hidden = key.status !== 'active'
   if (!dialog('detail-dialog').open) dialog('detail-dialog').showModal()
+}
+
+/** @param {Key} key */
+function openAllowedIps (key) {
+  $('ips-name').textContent = '"' + key.name + '" (' + key.prefix + ')'
+  input('ips-input').value = key.allowedIps ? key.allowedIps.split(' ').join(', ') : ''
+  showError('ips-error', null)
+  dialog('detail-dialog').close()
+  dialog('ips-dialog').showModal()
+}
+
+/**
+ * @param {Event} event
+ * @param {Key} key
+ */
+async function saveAllowedIps (event, key) {
+  event.preventDefault()
+  // Empty: anywhere. The server reads the list and says what it cannot.
+  const text = input('ips-input').value.trim()
+  try {
+    /** @type {Key} */
+    const changed = await api('keys/' + encodeURIComponent(key.id) + '/allowed-ips', { method: 'POST', body: JSON.stringify({ allowedIps: text === '' ? null : text }) })
+    dialog('ips-dialog').close()
+    details(changed)
+    await load()
+  } catch (error) {
+    showError('ips-error', error)
+  }
 }
 
 /**
@@ -293,10 +323,11 @@ async function create (event) {
   const name = input('create-name').value.trim()
   const expires = input('create-expires').value
   const scopes = input('create-scopes').value.split(/[\s,]+/).filter(Boolean)
+  const ips = input('create-ips').value.trim()
   try {
     // The date as typed: the server reads it, as the CLI does, whatever this browser's time zone.
     /** @type {NewKey} */
-    const { key } = await api('keys', { method: 'POST', body: JSON.stringify({ name, expiresAt: expires || null, scopes }) })
+    const { key } = await api('keys', { method: 'POST', body: JSON.stringify({ name, expiresAt: expires || null, scopes, ...(ips ? { allowedIps: ips } : {}) }) })
     dialog('create-dialog').close()
     form('create-form').reset()
     showNewKey(key)
@@ -332,6 +363,7 @@ async function init () {
     th.textContent = label
     head.insertBefore(th, head.lastElementChild)
   }
+  $('create-ips-label').hidden = !state.meta.ipAllowlist
   addOptions(select('status'), state.meta.statuses, (status) => status[0].toUpperCase() + status.slice(1))
   addOptions(select('page-size'), state.meta.pageSizes, (size) => size)
   $('new').addEventListener('click', () => { showError('create-error', null); dialog('create-dialog').showModal() })
@@ -350,6 +382,10 @@ async function init () {
   $('detail-rotate').addEventListener('click', () => openRotate(current(state.current)))
   $('detail-disable').addEventListener('click', () => suspend(current(state.current), 'disable'))
   $('detail-enable').addEventListener('click', () => suspend(current(state.current), 'enable'))
+  $('detail-ips').addEventListener('click', () => openAllowedIps(current(state.current)))
+  $('ips-cancel').addEventListener('click', () => dialog('ips-dialog').close())
+  form('ips-form').addEventListener('submit', (event) => saveAllowedIps(event, current(state.current)))
+  form('ips-form').addEventListener('input', () => showError('ips-error', null))
   select('rotate-grace').addEventListener('change', rotateEffect)
   $('rotate-cancel').addEventListener('click', () => dialog('rotate-dialog').close())
   form('rotate-form').addEventListener('submit', (event) => rotate(event, current(state.current)))

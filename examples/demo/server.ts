@@ -10,7 +10,7 @@ const host = process.env.HOST ?? '127.0.0.1'
 const { prisma, changeFeed, label } = await openDemoDatabase()
 
 const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info' } })
-await app.register(apiKeyPlugin, { model: prisma.apiKey, changeFeed, suspension: true })
+await app.register(apiKeyPlugin, { model: prisma.apiKey, changeFeed, suspension: true, ipAllowlist: true })
 
 app.get('/', async () => ({ hello: 'world', try: 'GET /whoami with an API key' }))
 

@@ -30,7 +30,8 @@ const ID = { type: 'object', properties: { id: { type: 'string', minLength: 1 } 
 // ["orders:read"] or a null gracePeriod into 0, which the manager (the one
 // check of names, scopes and grace periods, for the API, the CLI and this
 // panel) refuses with its own message.
-const CREATE_BODY = { type: 'object', properties: { name: {}, expiresAt: { type: ['string', 'null'] }, scopes: {} } } as const
+const CREATE_BODY = { type: 'object', properties: { name: {}, expiresAt: { type: ['string', 'null'] }, scopes: {}, allowedIps: {} } } as const
+const ALLOWED_IPS_BODY = { type: 'object', required: ['allowedIps'], properties: { allowedIps: {} } } as const
 const ROTATE_BODY = { type: 'object', properties: { gracePeriod: {} } } as const
 // Revoke, disable and enable take no arguments: an empty JSON object.
 const EMPTY_BODY = { type: 'object' } as const
@@ -61,7 +62,7 @@ interface Id { id: string }
 export function adminApi (fastify: FastifyInstance, settings: AdminSettings): void {
   const manager = settings.manager as ApiKeyManager<ApiKeyRecord>
   const { statuses } = manager
-  const suspension = statuses.includes('disabled')
+  const { suspension, ipAllowlist } = manager.features
   const refusal = refuser(statuses)
   const view = (apiKey: ApiKeyRecord): Record<string, unknown> => ({
     ...withStatus(apiKey, Date.now()),
@@ -75,7 +76,8 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
     columns: settings.columns.map((column) => column.label),
     statuses,
     pageSizes: PAGE_SIZES,
-    suspension
+    suspension,
+    ipAllowlist
   }))
 
   fastify.get<{ Querystring: ListQuery }>('/keys', { schema: { querystring: listQuery(statuses) } }, async (request) => {
@@ -95,12 +97,18 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
   })
 
   // With rotate, the only responses that ever hold a plaintext key.
-  type CreateBody = { name?: unknown, expiresAt?: string | null, scopes?: unknown }
-  const create = { schema: { body: CREATE_BODY }, schemaErrorFormatter: refusal('{ name, expiresAt, scopes }') }
+  type CreateBody = { name?: unknown, expiresAt?: string | null, scopes?: unknown, allowedIps?: unknown }
+  const create = { schema: { body: CREATE_BODY }, schemaErrorFormatter: refusal(ipAllowlist ? '{ name, expiresAt, scopes, allowedIps }' : '{ name, expiresAt, scopes }') }
   fastify.post<{ Body: CreateBody }>('/keys', create, async (request, reply) => {
-    const { name, expiresAt, scopes } = request.body
-    // The manager checks the name and the scopes: a bad one is its 400, shown in the page.
-    const { apiKey, key } = await manager.create({ name: name as string, expiresAt: parseExpiry(expiresAt), ...(scopes === undefined ? {} : { scopes: scopes as string[] }) })
+    const { name, expiresAt, scopes, allowedIps } = request.body
+    if (allowedIps !== undefined && !ipAllowlist) throw new errors.INVALID_ARGUMENT('allowedIps', 'this app has no IP allowlists (the ipAllowlist option)')
+    // The manager checks the name, the scopes and the addresses: a bad one is its 400, shown in the page.
+    const { apiKey, key } = await manager.create({
+      name: name as string,
+      expiresAt: parseExpiry(expiresAt),
+      ...(scopes === undefined ? {} : { scopes: scopes as string[] }),
+      ...(allowedIps === undefined ? {} : { allowedIps })
+    })
     return await reply.code(201).send({ apiKey: view(apiKey), key })
   })
 
@@ -113,6 +121,11 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
   const empty = { schema: { params: ID, body: EMPTY_BODY } }
   fastify.post<{ Params: Id }>('/keys/:id/revoke', empty, async (request) => view(await manager.revoke(request.params.id)))
   // Without the feature these routes do not exist (404), as the page shows no such buttons.
+  if (ipAllowlist) {
+    const allowedIps = { schema: { params: ID, body: ALLOWED_IPS_BODY }, schemaErrorFormatter: refusal('{ allowedIps } (addresses and CIDR ranges, or null for anywhere)') }
+    fastify.post<{ Params: Id, Body: { allowedIps: unknown } }>('/keys/:id/allowed-ips', allowedIps,
+      async (request) => view(await manager.update(request.params.id, { allowedIps: request.body.allowedIps })))
+  }
   if (suspension) {
     fastify.post<{ Params: Id }>('/keys/:id/disable', empty, async (request) => view(await manager.disable(request.params.id)))
     fastify.post<{ Params: Id }>('/keys/:id/enable', empty, async (request) => view(await manager.enable(request.params.id)))

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { readAllowlist } from '../ip-allowlist.js'
 import { serializeScopes } from '../scopes.js'
 import { STATUSES, type ApiKeyStatus } from '../status.js'
 import { parseExpiry, parseGrace } from './expiry.js'
@@ -11,28 +12,32 @@ type OptionSpec = Record<string, { type: 'string' | 'boolean', short?: string, m
 const COMMON: OptionSpec = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }
 const JSON_FLAG: OptionSpec = { json: { type: 'boolean' } }
 const OPTIONS = {
-  create: { name: { type: 'string' }, expires: { type: 'string' }, scope: { type: 'string', multiple: true }, field: { type: 'string', multiple: true }, ...JSON_FLAG },
+  create: {
+    name: { type: 'string' }, expires: { type: 'string' }, scope: { type: 'string', multiple: true }, field: { type: 'string', multiple: true }, 'allow-ip': { type: 'string', multiple: true }, ...JSON_FLAG
+  },
   list: { status: { type: 'string' }, limit: { type: 'string' }, page: { type: 'string' }, ...JSON_FLAG },
   show: JSON_FLAG,
   rotate: { grace: { type: 'string' }, ...JSON_FLAG },
   revoke: { yes: { type: 'boolean', short: 'y' } },
   disable: {},
-  enable: {}
+  enable: {},
+  'allowed-ips': { ip: { type: 'string', multiple: true }, anywhere: { type: 'boolean' }, ...JSON_FLAG }
 } satisfies Record<string, OptionSpec>
-const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1 }
+const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1, 'allowed-ips': 1 }
 
 type CommandName = keyof typeof OPTIONS
 const NAMES = Object.keys(OPTIONS) as CommandName[]
 
 export type Command =
   | { command: 'help', topic: HelpTopic }
-  | { command: 'create', config?: string, name: string, expiresAt: Date | null, scopes: string[], fields: Record<string, unknown>, json: boolean }
+  | { command: 'create', config?: string, name: string, expiresAt: Date | null, scopes: string[], allowedIps: string[], fields: Record<string, unknown>, json: boolean }
   | { command: 'list', config?: string, status?: ApiKeyStatus, limit: number, page: number, json: boolean }
   | { command: 'show', config?: string, target: string, json: boolean }
   | { command: 'revoke', config?: string, target: string, yes: boolean }
   | { command: 'rotate', config?: string, target: string, gracePeriod: number, json: boolean }
   | { command: 'disable', config?: string, target: string }
   | { command: 'enable', config?: string, target: string }
+  | { command: 'allowed-ips', config?: string, target: string, allowedIps: string[] | null, json: boolean }
 
 type Values = Record<string, string | boolean | string[] | undefined>
 
@@ -54,6 +59,15 @@ export function parseScopeFlags (values: string[]): string[] {
   const checked = serializeScopes(scopes)
   if ('problem' in checked) throw usageError(`Invalid --scope: ${checked.problem}`)
   return scopes
+}
+
+/** `--ip`/`--allow-ip` values, each one address or range or a list of them, checked as the manager checks them. */
+function ipFlags (values: Values, flag: string): string[] {
+  const given = (values[flag] ?? []) as string[]
+  if (given.length === 0) return []
+  const checked = readAllowlist(given.join(' '))
+  if ('problem' in checked) throw usageError(`Invalid --${flag}: ${checked.problem}`)
+  return (checked.value as string).split(' ')
 }
 
 // node:util's messages name the problem but not the way out.
@@ -100,7 +114,8 @@ export function parseCommand (argv: string[], now: Date): Command {
       const expires = values.expires as string | undefined
       const expiresAt = expires === undefined ? null : parseExpiry(expires, now)
       const scopes = parseScopeFlags((values.scope ?? []) as string[])
-      return { command: name, config, name: keyName, expiresAt, scopes, fields: parseFields((values.field ?? []) as string[]), json: values.json === true }
+      const allowedIps = ipFlags(values, 'allow-ip')
+      return { command: name, config, name: keyName, expiresAt, scopes, allowedIps, fields: parseFields((values.field ?? []) as string[]), json: values.json === true }
     }
     case 'list': {
       const status = values.status as ApiKeyStatus | undefined
@@ -111,6 +126,11 @@ export function parseCommand (argv: string[], now: Date): Command {
     case 'revoke': return { command: name, config, target: targets[0], yes: values.yes === true }
     case 'disable': return { command: name, config, target: targets[0] }
     case 'enable': return { command: name, config, target: targets[0] }
+    case 'allowed-ips': {
+      const ips = ipFlags(values, 'ip')
+      if ((ips.length > 0) === (values.anywhere === true)) throw usageError(`allowed-ips needs --ip <cidr> (repeatable) or --anywhere (see '${BIN} allowed-ips --help')`)
+      return { command: name, config, target: targets[0], allowedIps: values.anywhere === true ? null : ips, json: values.json === true }
+    }
     case 'rotate': {
       const grace = values.grace as string | undefined
       return { command: name, config, target: targets[0], gracePeriod: grace === undefined ? 0 : parseGrace(grace), json: values.json === true }

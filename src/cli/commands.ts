@@ -33,7 +33,9 @@ function printNewKey (manager: ApiKeyManager, io: Io, { apiKey, key }: { apiKey:
 
 const create: Run<'create'> = async (command, manager, io) => {
   const scopes = command.scopes.length === 0 ? {} : { scopes: command.scopes }
-  printNewKey(manager, io, await manager.create({ ...command.fields, ...scopes, name: command.name, expiresAt: command.expiresAt }), command.json)
+  // Only when given: a model without the ipAllowlist feature has no such column.
+  const allowedIps = command.allowedIps.length === 0 ? {} : { allowedIps: command.allowedIps }
+  printNewKey(manager, io, await manager.create({ ...command.fields, ...scopes, ...allowedIps, name: command.name, expiresAt: command.expiresAt }), command.json)
   return 0
 }
 
@@ -118,6 +120,13 @@ const enable: Run<'enable'> = async ({ target }, manager, io) => {
   return 0
 }
 
+const allowedIps: Run<'allowed-ips'> = async ({ target, allowedIps, json }, manager, io) => {
+  const record = await manager.update((await find(manager, target)).id, { allowedIps })
+  if (json) io.out(toJson(withStatus(record, Date.now())))
+  else io.out(allowedIps === null ? `Key ${label(record)} may be used from anywhere.` : `Key ${label(record)} may be used from ${allowedIps.join(', ')} only.`)
+  return 0
+}
+
 export async function runCommand (command: Exclude<Command, { command: 'help' }>, manager: ApiKeyManager, io: Io): Promise<number> {
   switch (command.command) {
     case 'create': return await create(command, manager, io)
@@ -127,5 +136,6 @@ export async function runCommand (command: Exclude<Command, { command: 'help' }>
     case 'rotate': return await rotate(command, manager, io)
     case 'disable': return await disable(command, manager, io)
     case 'enable': return await enable(command, manager, io)
+    case 'allowed-ips': return await allowedIps(command, manager, io)
   }
 }

@@ -2,9 +2,9 @@ import type { ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../types.js'
 import { formatPairs, formatTable } from './table.js'
 
-// The library's columns, printed below in their own words; the usage-limit
-// columns (docs/usage.md) are the library's too, unused so far, so not printed
-// as the app's own. Every other column is the app's.
+// The library's columns, printed below in their own words (disabled as the
+// status); the usage-limit columns (docs/usage.md) are the library's too, so
+// not printed as the app's own. Every other column is the app's.
 const OWN_FIELDS = new Set(['id', 'prefix', 'name', 'revoked', 'expiresAt', 'createdAt', 'lastUsedAt', 'scopes', 'previousKeyExpiresAt',
   'disabled', 'allowedIps', 'credits', 'creditRefill', 'creditsRefilledAt'])
 
@@ -47,6 +47,8 @@ export function formatRecord (record: ApiKeyRecord, status: ApiKeyStatus): strin
     ['scopes', record.scopes === '' ? 'none' : record.scopes],
     // Only for a key that has been rotated: when its old secret stops (or stopped) working.
     ...(record.previousKeyExpiresAt === null ? [] : [['old secret until', fullDate(record.previousKeyExpiresAt, '-')] as [string, string]]),
+    // Only for a key with an allowlist (ipAllowlist): nothing is anywhere.
+    ...(typeof record.allowedIps === 'string' ? [['allowed from', record.allowedIps.split(' ').join(', ')] as [string, string]] : []),
     ...extra.map(([field, value]): [string, string] => [field, text(value)])
   ])
 }

@@ -31,6 +31,7 @@ ${columns([
   ['revoke <id|prefix>', 'revoke a key, permanently'],
   ['disable <id|prefix>', 'suspend a key until it is enabled (needs suspension: true)'],
   ['enable <id|prefix>', 'lift a suspension; a revoked key stays revoked'],
+  ['allowed-ips <id|prefix>', 'set where a key may be used from (needs ipAllowlist: true)'],
   ['help [command]', 'show the help of a command']
 ])}
 
@@ -44,6 +45,7 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
     ['--name <name>', 'what the key is for (required)'],
     ['--expires <when>', 'a date (2027-01-31: works through that day, UTC), a time with its\nzone (2027-01-31T12:00Z) or a duration from now: 90m, 12h, 30d, 2w, 1y;\ndefault never'],
     ['--scope <scope>', 'what the key may do: orders:read, orders:* or * (quote it); repeatable,\nor several at once: --scope "orders:read,orders:write"; default none'],
+    ['--allow-ip <cidr>', 'where the key may be used from: an address or range (10.0.0.0/8,\n2001:db8::/32); repeatable or comma-separated; default anywhere\n(needs ipAllowlist: true)'],
     ['--field <name=value>', 'an extra column of your model, as a string; name:=<JSON> for\nnumbers, booleans and null (orgId:=42); repeatable'],
     ['--json', 'print { apiKey, key } as JSON']
   ]),
@@ -64,7 +66,12 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
     ['--json', 'print { apiKey, key } as JSON']
   ]),
   disable: page('disable <id|prefix> [options]', 'Suspends a key: requests with it are refused (401 FST_API_KEY_DISABLED) until it is\nenabled. Running apps see it as they see a revocation. Needs suspension: true in the config.', []),
-  enable: page('enable <id|prefix> [options]', 'Lifts a suspension. A revoked key cannot be enabled: revocation is permanent.', [])
+  enable: page('enable <id|prefix> [options]', 'Lifts a suspension. A revoked key cannot be enabled: revocation is permanent.', []),
+  'allowed-ips': page('allowed-ips <id|prefix> --ip <cidr>... | --anywhere', 'Sets the addresses a key may be used from; calls from elsewhere get 403\nFST_API_KEY_IP_NOT_ALLOWED. Replaces the list. Needs ipAllowlist: true in the config.', [
+    ['--ip <cidr>', 'an address or CIDR range (203.0.113.7, 10.0.0.0/8, 2001:db8::/32);\nrepeatable or comma-separated'],
+    ['--anywhere', 'remove the list: the key may be used from any address'],
+    ['--json', 'print the record as JSON']
+  ])
 } as const
 
 export type HelpTopic = keyof typeof HELP
