@@ -50,6 +50,8 @@ export const errors = {
   // Background only (onBackgroundError): the change feed's query or connection failed.
   FEED_BROKEN: createError('FST_API_KEY_FEED_BROKEN', 'The change feed stopped: until it is back (it is retried), changes made elsewhere reach this instance within cacheTtl', 500),
   QUERY_REFUSED: createError('FST_API_KEY_QUERY_REFUSED', 'Prisma refused the query: %s', 500),
+  // A manager method whose feature needs an option that was not given (%s: the feature, then what to pass).
+  FEATURE_OFF: createError('FST_API_KEY_FEATURE_OFF', 'The %s feature is off: %s', 500, TypeError),
   CLOSED: createError('FST_API_KEY_CLOSED', 'The API key manager is closed: it cannot %s any more', 500),
   PREFIX_EXHAUSTED: createError('FST_API_KEY_PREFIX_EXHAUSTED', 'Could not find a free key prefix after %s attempts', 500)
 } as const

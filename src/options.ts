@@ -7,6 +7,8 @@ import { BRAND_RULE, isBrand } from './key-format.js'
 import { PEPPER_RULE, pepperKeys } from './pepper.js'
 import { DELEGATE_METHODS, type ApiKeyDelegate } from './store.js'
 import type { ApiKeyRecord, RegisteredApiKey, UsableCheck } from './types.js'
+import type { UsagePeriodName } from './usage.js'
+import { USAGE_METHODS, type UsageDelegate } from './usage-store.js'
 
 export interface ApiKeyManagerOptions {
   /** A Prisma model delegate, e.g. `prisma.apiKey`. */
@@ -47,6 +49,13 @@ export interface ApiKeyManagerOptions {
    * verified once is then checked by HMAC on every instance (docs/security.md).
    */
   pepper?: string | Uint8Array | Array<string | Uint8Array>
+  /**
+   * Counts accepted checks per key and UTC hour or day (default day) in the
+   * usage model, e.g. `{ model: prisma.apiKeyUsage }`: counted in memory and
+   * added in batches every lastUsedInterval (60 s when that is 0); read with
+   * manager.usage() (docs/usage.md).
+   */
+  usage?: UsageOption
   /** Called with errors that have no caller to go to (a failed lastUsedAt or re-hash write); default: a process warning (the plugin logs them). */
   onBackgroundError?: (err: unknown) => void
 }
@@ -54,6 +63,18 @@ export interface ApiKeyManagerOptions {
 export type ChangeFeedOption =
   | { model: ChangeLogDelegate, pollInterval?: number }
   | { listen: () => ListenClient, channel?: string }
+
+export interface UsageOption {
+  model: UsageDelegate
+  period?: UsagePeriodName
+}
+
+export interface UsageSettings {
+  model: UsageDelegate
+  period: UsagePeriodName
+  /** how often (ms) counts are added to the database */
+  interval: number
+}
 
 type ChangeFeedSettings =
   | { model: ChangeLogDelegate, interval: number }
@@ -84,6 +105,7 @@ export interface ManagerSettings {
   usable: UsableCheck<ApiKeyRecord> | null
   /** the pepper's HMAC keys, current first; null without a pepper */
   pepper: readonly KeyObject[] | null
+  usage: UsageSettings | null
   onBackgroundError: (err: unknown) => void
 }
 
@@ -93,7 +115,7 @@ export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 12, r: 8, p: 1 }
 
 export const MANAGER_OPTIONS = [
   'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'changeFeed', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
-  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'onBackgroundError'
+  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'usage', 'onBackgroundError'
 ] as const
 
 export const DEFAULTS = {
@@ -150,6 +172,26 @@ function changeFeed (value: unknown): ChangeFeedSettings | null {
   return { model: o.model as ChangeLogDelegate, interval: integer(o, 'pollInterval', 100, 60_000, DEFAULTS.pollInterval, 'changeFeed.pollInterval') }
 }
 
+// The usage counts' flush interval is lastUsedAt's: one timer's rhythm for
+// both background writes. lastUsedInterval 0 turns lastUsedAt off, not the
+// usage history: its counts are then flushed at lastUsedAt's default.
+function usage (value: unknown, lastUsedInterval: number): UsageSettings | null {
+  if (value === undefined) return null
+  if (!isPlainObject(value) || !('model' in (value as object) || Object.keys(value as object).length === 0)) {
+    fail('usage', "expected { model: prisma.apiKeyUsage, period?: 'hour' | 'day' }")
+  }
+  const o = value as Record<string, unknown>
+  checkKnown(o, ['model', 'period'], (name, message) => fail(`usage.${name}`, message))
+  for (const method of USAGE_METHODS) {
+    if (typeof (o.model as Record<string, unknown> | null)?.[method] !== 'function') {
+      fail('usage.model', `expected the usage model's Prisma delegate such as prisma.apiKeyUsage (missing ${method}())`)
+    }
+  }
+  const period = o.period ?? 'day'
+  if (period !== 'hour' && period !== 'day') fail('usage.period', "expected 'hour' or 'day'")
+  return { model: o.model as UsageDelegate, period, interval: lastUsedInterval === 0 ? DEFAULTS.lastUsedInterval : lastUsedInterval }
+}
+
 const DAY = 24 * 60 * 60 * 1000
 
 // Without a handler, background failures become process warnings: seen, never thrown.
@@ -180,6 +222,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
   if (o.pepper !== undefined && pepper === null) fail('pepper', PEPPER_RULE)
   if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') fail('onBackgroundError', 'expected a function (err) => void')
   const feed = changeFeed(o.changeFeed)
+  const lastUsedInterval = integer(o, 'lastUsedInterval', 0, DAY)
   return {
     model,
     brand,
@@ -196,10 +239,11 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
       failureWindow: integer(o, 'failureWindow', 1, DAY),
       delay: integer(o, 'throttleDelay', 0, 60_000)
     },
-    lastUsedInterval: integer(o, 'lastUsedInterval', 0, DAY),
+    lastUsedInterval,
     include: o.include as Record<string, unknown> | undefined,
     usable: (o.usable as UsableCheck<ApiKeyRecord> | undefined) ?? null,
     pepper,
+    usage: usage(o.usage, lastUsedInterval),
     onBackgroundError: (o.onBackgroundError as ManagerSettings['onBackgroundError'] | undefined) ?? warn
   }
 }
