@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { serializeScopes } from '../scopes.js'
 import { STATUSES, type ApiKeyStatus } from '../status.js'
-import { parseExpiry, parseGrace } from './expiry.js'
+import { parseDate, parseExpiry, parseGrace } from './expiry.js'
 import { usageError } from './failure.js'
 import { parseFields } from './fields.js'
 import { BIN, type HelpTopic } from './help.js'
@@ -15,9 +15,10 @@ const OPTIONS = {
   list: { status: { type: 'string' }, limit: { type: 'string' }, page: { type: 'string' }, ...JSON_FLAG },
   show: JSON_FLAG,
   rotate: { grace: { type: 'string' }, ...JSON_FLAG },
-  revoke: { yes: { type: 'boolean', short: 'y' } }
+  revoke: { yes: { type: 'boolean', short: 'y' } },
+  usage: { from: { type: 'string' }, to: { type: 'string' }, ...JSON_FLAG }
 } satisfies Record<string, OptionSpec>
-const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1 }
+const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, usage: 1 }
 
 type CommandName = keyof typeof OPTIONS
 const NAMES = Object.keys(OPTIONS) as CommandName[]
@@ -29,6 +30,7 @@ export type Command =
   | { command: 'show', config?: string, target: string, json: boolean }
   | { command: 'revoke', config?: string, target: string, yes: boolean }
   | { command: 'rotate', config?: string, target: string, gracePeriod: number, json: boolean }
+  | { command: 'usage', config?: string, target: string, from?: Date, to?: Date, json: boolean }
 
 type Values = Record<string, string | boolean | string[] | undefined>
 
@@ -108,6 +110,12 @@ export function parseCommand (argv: string[], now: Date): Command {
     case 'rotate': {
       const grace = values.grace as string | undefined
       return { command: name, config, target: targets[0], gracePeriod: grace === undefined ? 0 : parseGrace(grace), json: values.json === true }
+    }
+    case 'usage': {
+      const from = values.from === undefined ? undefined : parseDate('from', values.from as string)
+      const to = values.to === undefined ? undefined : parseDate('to', values.to as string)
+      if (from !== undefined && to !== undefined && to.getTime() <= from.getTime()) throw usageError('Invalid --to: the range ends before --from')
+      return { command: name, config, target: targets[0], from, to, json: values.json === true }
     }
   }
 }

@@ -29,6 +29,7 @@ ${columns([
   ['show <id|prefix>', 'show one key'],
   ['rotate <id|prefix>', 'give a key a new secret and print it; the old one can work a while'],
   ['revoke <id|prefix>', 'revoke a key, permanently'],
+  ['usage <id|prefix>', 'show how often a key was used, per hour or day'],
   ['help [command]', 'show the help of a command']
 ])}
 
@@ -60,6 +61,11 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
   rotate: page('rotate <id|prefix> [options]', 'Gives a key a new secret and prints it once, then its record; id, name, prefix and scopes\nstay. The old secret keeps working for the grace period, then never again. A revoked key\ncannot be rotated.', [
     ['--grace <duration>', 'how long the old secret keeps working: 30m, 24h, 7d, up to 1y;\ndefault 0, it stops at once (running apps: as after revoke)'],
     ['--json', 'print { apiKey, key } as JSON']
+  ]),
+  usage: page('usage <id|prefix> [options]', 'Shows a key\'s accepted checks per period (the usage option\'s UTC hour or day), oldest\nfirst, and their total. Needs usage: { model: prisma.apiKeyUsage } in the config. Running\napps add their counts every lastUsedInterval (60 s by default).', [
+    ['--from <date>', 'from the period holding this date (2026-11-01, UTC) or time\n(2026-11-01T12:00Z); default 30 days ago'],
+    ['--to <date>', 'up to this date, included (2026-11-30: through that day), or\nthis time; default now'],
+    ['--json', 'print { id, prefix, total, periods: [{ periodStart, count }] } as JSON']
   ])
 } as const
 
