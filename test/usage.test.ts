@@ -79,7 +79,11 @@ eachDatabase(t, async (t, db) => {
     let failAt = -1
     const { model } = usageModel(real, {
       updateMany: async (args) => {
-        if (failAt-- === 0) throw lost()
+        if (failAt-- === 0) {
+          // A check of the same key while the flush is on its way down.
+          t.equal(m.verifyCached(second.key)?.valid, true)
+          throw lost()
+        }
         return await real.updateMany(args)
       }
     })
@@ -95,7 +99,7 @@ eachDatabase(t, async (t, db) => {
     t.equal((await m.verify(second.key)).valid, true)
     await m.flush()
     t.same(await rows(db, first.apiKey.id), [[startOfDay().toISOString(), 2]], 'not written twice')
-    t.same(await rows(db, second.apiKey.id), [[startOfDay().toISOString(), 3]], 'kept, and added to')
+    t.same(await rows(db, second.apiKey.id), [[startOfDay().toISOString(), 4]], 'kept, and added to by the checks during and after the failed flush')
   })
 
   t.test('the timer flushes in the background and retries after a failure', async (t) => {
@@ -300,6 +304,14 @@ t.test('options, arguments and the feature left off', async (t) => {
     for (const [name, args, message] of cases) {
       await t.rejects((m.usage as any)(...args), { code: 'FST_API_KEY_INVALID_ARGUMENT', statusCode: 400, message }, name)
     }
+  })
+
+  t.test('usage() while the database is down is a 503', async (t) => {
+    const { model: down } = usageModel(db.prisma.apiKeyUsage, { findMany: async () => { throw lost() } })
+    const m = testManager(model, { usage: { model: down } })
+    t.teardown(() => m.close())
+    const { apiKey } = await m.create({ name: 'outage' })
+    await t.rejects(m.usage(apiKey.id), { code: 'FST_API_KEY_UNAVAILABLE', statusCode: 503 })
   })
 
   t.test('a wrong usage option fails at once', async (t) => {
