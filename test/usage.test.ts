@@ -306,6 +306,26 @@ t.test('options, arguments and the feature left off', async (t) => {
     }
   })
 
+  t.test('the guide\'s example: hourly usage, and a route that reads it', async (t) => {
+    const { prisma } = db
+    const app = Fastify()
+    t.teardown(() => app.close())
+    // docs/usage.md: the option
+    await app.register(apiKeyPlugin, { model: prisma.apiKey, usage: { model: prisma.apiKeyUsage, period: 'hour' } })
+    app.get('/orders', { config: { apiKey: true } }, async () => [])
+    // docs/usage.md: reading it
+    app.get('/keys/:id/usage', async (request) => {
+      const { id } = request.params as { id: string }
+      const periods = await app.apiKeys.usage(id, { from: new Date(Date.now() - 7 * 24 * 60 * 60 * 1000) })
+      return { total: periods.reduce((sum, { count }) => sum + count, 0), periods }
+    })
+    const { apiKey, key } = await app.apiKeys.create({ name: 'guide' })
+    for (let i = 0; i < 3; i++) t.equal((await app.inject({ url: '/orders', headers: auth(key) })).statusCode, 200)
+    await app.apiKeys.flush()
+    const hour = new Date(Math.floor(Date.now() / HOUR) * HOUR).toISOString()
+    t.same((await app.inject(`/keys/${apiKey.id}/usage`)).json(), { total: 3, periods: [{ periodStart: hour, count: 3 }] })
+  })
+
   t.test('usage() while the database is down is a 503', async (t) => {
     const { model: down } = usageModel(db.prisma.apiKeyUsage, { findMany: async () => { throw lost() } })
     const m = testManager(model, { usage: { model: down } })
