@@ -63,7 +63,7 @@ function parseInstant (match: RegExpExecArray): number | string {
   return start + ((Number(hours) * 60 + Number(minutes) - offset) * 60 + Number(seconds)) * 1000 + ms
 }
 
-export const DATE_FORMATS = 'use a date like 2026-11-01 (UTC) or a time with its zone like 2026-11-01T12:00Z'
+const DATE_FORMATS = 'use a date like 2026-11-01 (UTC) or a time with its zone like 2026-11-01T12:00Z'
 
 /**
  * A date, as its midnight UTC (with `through`, the next one: the day is

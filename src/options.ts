@@ -69,7 +69,7 @@ export interface UsageOption {
   period?: UsagePeriodName
 }
 
-export interface UsageSettings {
+interface UsageSettings {
   model: UsageDelegate
   period: UsagePeriodName
   /** how often (ms) counts are added to the database */
