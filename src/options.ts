@@ -177,10 +177,11 @@ function changeFeed (value: unknown): ChangeFeedSettings | null {
 // usage history: its counts are then flushed at lastUsedAt's default.
 function usage (value: unknown, lastUsedInterval: number): UsageSettings | null {
   if (value === undefined) return null
-  if (!isPlainObject(value) || !('model' in (value as object) || Object.keys(value as object).length === 0)) {
-    fail('usage', "expected { model: prisma.apiKeyUsage, period?: 'hour' | 'day' }")
-  }
+  const shape = "expected { model: prisma.apiKeyUsage, period?: 'hour' | 'day' }"
+  if (!isPlainObject(value)) fail('usage', shape)
   const o = value as Record<string, unknown>
+  // The delegate itself, given for the object around it.
+  if (!('model' in o) && typeof o.updateMany === 'function') fail('usage', shape)
   checkKnown(o, ['model', 'period'], (name, message) => fail(`usage.${name}`, message))
   for (const method of USAGE_METHODS) {
     if (typeof (o.model as Record<string, unknown> | null)?.[method] !== 'function') {
