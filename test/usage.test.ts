@@ -7,7 +7,7 @@ import Fastify from 'fastify'
 import t from 'tap'
 import apiKeyPlugin from '../src/index.ts'
 import { auth, buildApp, FAST_SCRYPT, testManager } from './helpers/app.ts'
-import { eachDatabase, openDatabase, type TestDatabase } from './helpers/databases.ts'
+import { eachDatabase, openDatabase, openLocation, type TestDatabase } from './helpers/databases.ts'
 import { wrongSecret } from './helpers/keys.ts'
 import { DAY, HOUR, SECOND } from './helpers/time.ts'
 
@@ -134,13 +134,14 @@ eachDatabase(t, async (t, db) => {
   })
 
   t.test('two instances add up exactly, also when both create the same row', async (t) => {
-    const real = db.prisma.apiKeyUsage as any
+    // The second instance has a Prisma client (and connections) of its own.
+    const prisma = openLocation(db.location)
     // Each instance's first increment waits for the other's: both find no row,
     // both create it, and one of them loses the race (P2002).
     let waiting = 2
     let open = (): void => {}
     const gate = new Promise<void>((resolve) => { open = resolve })
-    const gated = (): { model: any, calls: Record<string, number> } => {
+    const gated = (real: any): { model: any, calls: Record<string, number> } => {
       let first = true
       return usageModel(real, {
         updateMany: async (args) => {
@@ -154,11 +155,14 @@ eachDatabase(t, async (t, db) => {
         }
       })
     }
-    const a = gated()
-    const b = gated()
+    const a = gated(db.prisma.apiKeyUsage)
+    const b = gated(prisma.apiKeyUsage)
     const one = testManager(db.prisma.apiKey, { usage: { model: a.model } })
-    const two = testManager(db.prisma.apiKey, { usage: { model: b.model } })
-    t.teardown(() => Promise.all([one.close(), two.close()]))
+    const two = testManager(prisma.apiKey as any, { usage: { model: b.model } })
+    t.teardown(async () => {
+      await Promise.all([one.close(), two.close()])
+      await prisma.$disconnect()
+    })
     const { apiKey, key } = await one.create({ name: 'shared' })
     for (let i = 0; i < 3; i++) t.equal((await one.verify(key)).valid, true)
     for (let i = 0; i < 4; i++) t.equal((await two.verify(key)).valid, true)
