@@ -49,7 +49,7 @@ export const errors = {
   NOT_FOUND: createError('FST_API_KEY_NOT_FOUND', 'No API key with id %s', 404),
   UNREVOKE: createError('FST_API_KEY_UNREVOKE', 'Revocation is permanent: API key %s cannot be un-revoked, create a new key instead', 409),
   ENABLE_REVOKED: createError('FST_API_KEY_ENABLE_REVOKED', 'API key %s is revoked: revocation is permanent, it cannot be enabled; create a new key instead', 409),
-  // An optional feature's method or filter, on a manager built without its option.
+  // An optional feature's method, filter or column, on a manager built without its option (%s: the feature, then what to pass).
   FEATURE_OFF: createError('FST_API_KEY_FEATURE_OFF', 'The %s feature is off: %s', 500, TypeError),
   NOT_ROTATABLE: createError('FST_API_KEY_NOT_ROTATABLE', 'API key %s is revoked: it cannot be rotated, create a new key instead', 409),
   ROTATE_CONFLICT: createError('FST_API_KEY_ROTATE_CONFLICT', 'API key %s kept changing during rotation (%s attempts): try again', 409),

@@ -63,22 +63,35 @@ function parseInstant (match: RegExpExecArray): number | string {
   return start + ((Number(hours) * 60 + Number(minutes) - offset) * 60 + Number(seconds)) * 1000 + ms
 }
 
+const DATE_FORMATS = 'use a date like 2026-11-01 (UTC) or a time with its zone like 2026-11-01T12:00Z'
+
+/**
+ * A date, as its midnight UTC (with `through`, the next one: the day is
+ * included), or an instant with its zone; or why `text` is neither. The CLI's
+ * --from and --to read dates this way, expiries too.
+ */
+export function readDate (text: string, through = false): Parsed {
+  const date = DATE.exec(text)
+  const instant = INSTANT.exec(text)
+  let time: number | string
+  if (date !== null) {
+    const start = startOfDay(date[1], date[2], date[3])
+    time = typeof start === 'string' ? start : start + (through ? DAY : 0)
+  } else time = instant === null ? DATE_FORMATS : parseInstant(instant)
+  return typeof time === 'string' ? { problem: time } : { value: new Date(time) }
+}
+
 /**
  * The instant a key typed to expire at `text` stops working, or why there is
  * none: `text` does not parse, names no real day or time, or is not after `now`.
  */
 export function readExpiry (text: string, now: Date): Parsed {
   const duration = parseDuration(text)
-  const date = DATE.exec(text)
-  const instant = INSTANT.exec(text)
-  let time: number | string
-  if (duration !== null) time = now.getTime() + duration
-  else if (date !== null) {
-    const start = startOfDay(date[1], date[2], date[3])
-    time = typeof start === 'string' ? start : start + DAY
-  } else if (instant !== null) time = parseInstant(instant)
-  else time = EXPIRY_FORMATS
-  if (typeof time === 'string') return { problem: time }
-  if (time <= now.getTime()) return { problem: 'the key would be expired already' }
-  return { value: new Date(time) }
+  let expiry: Parsed
+  if (duration !== null) expiry = { value: new Date(now.getTime() + duration) }
+  else if (DATE.test(text) || INSTANT.test(text)) expiry = readDate(text, true)
+  else expiry = { problem: EXPIRY_FORMATS }
+  if ('problem' in expiry) return expiry
+  if (expiry.value.getTime() <= now.getTime()) return { problem: 'the key would be expired already' }
+  return expiry
 }

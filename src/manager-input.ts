@@ -5,6 +5,7 @@ import { readAllowlist } from './ip-allowlist.js'
 import { serializeScopes } from './scopes.js'
 import { statusesOf, statusWhere, type ApiKeyStatus } from './status.js'
 import type { GrantableScope } from './types.js'
+import { nextPeriod, periodStart, type UsagePeriodName } from './usage.js'
 
 // What callers hand the manager, checked before anything is hashed or
 // written: a wrong argument is a coded error that says what to give.
@@ -31,6 +32,13 @@ export interface ListInput {
   /** Page size, 1 to 500 (default 50). */
   take?: number
   skip?: number
+}
+
+export interface UsageInput {
+  /** The first period is the one holding this instant (default 30 days ago). */
+  from?: Date
+  /** Periods that start before this instant (default: up to the current period, included). */
+  to?: Date
 }
 
 // Columns the library owns: a caller may not set them through create/update.
@@ -142,4 +150,20 @@ export function checkRecord (apiKey: unknown): void {
   if (!isPlainObject(apiKey) || typeof record.revoked !== 'boolean' || !(record.expiresAt === null || record.expiresAt instanceof Date)) {
     badArgument('apiKey', 'expected a key record (with revoked and expiresAt), as returned by get() or list()')
   }
+}
+
+const USAGE_DAYS = 30
+const isDate = (value: unknown): value is Date => value instanceof Date && !Number.isNaN(value.getTime())
+
+/** The range of periodStart a usage() call reads: [from, to). */
+export function checkUsage (input: UsageInput, period: UsagePeriodName, now: number): { from: Date, to: Date } {
+  if (!isPlainObject(input)) badArgument('input', 'expected an object such as { from, to }')
+  for (const name of Object.keys(input)) {
+    if (name !== 'from' && name !== 'to') badArgument(name, 'unknown, expected from or to')
+  }
+  const { from = new Date(now - USAGE_DAYS * 24 * 60 * 60 * 1000), to = new Date(nextPeriod(now, period)) } = input
+  if (!isDate(from)) badArgument('from', 'expected a valid Date')
+  if (!isDate(to)) badArgument('to', 'expected a valid Date')
+  if (to.getTime() <= from.getTime()) badArgument('to', 'must be after from')
+  return { from: new Date(periodStart(from.getTime(), period)), to }
 }

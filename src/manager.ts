@@ -4,15 +4,18 @@ import { Hasher } from './hasher.js'
 import { generateKey, keyInText, keyPattern } from './key-format.js'
 import { LastUsedWriter } from './last-used.js'
 import {
-  checkCreate, checkGrace, checkId, checkList, checkRecord, checkUpdate, SUSPENSION_OFF, type CreateInput, type Features, type ListInput, type RotateInput
+  checkCreate, checkGrace, checkId, checkList, checkRecord, checkUpdate, checkUsage, SUSPENSION_OFF, type CreateInput, type Features, type ListInput, type RotateInput, type UsageInput
 } from './manager-input.js'
 import { normalizeManagerOptions, type ApiKeyManagerOptions, type ManagerSettings } from './options.js'
 import { keyStatus, statusesOf, type ApiKeyStatus } from './status.js'
 import { isUniqueViolation, Store } from './store.js'
 import type { ApiKeyRecord, ClientAddress, RegisteredApiKey, UsableCheck, VerifyResult } from './types.js'
+import { UsageCounter, type UsagePeriodName } from './usage.js'
+import { UsageStore, type UsagePeriod } from './usage-store.js'
 import { Verifier } from './verifier.js'
 
-export type { CreateInput, ListInput, RotateInput } from './manager-input.js'
+export type { CreateInput, ListInput, RotateInput, UsageInput } from './manager-input.js'
+export type { UsagePeriod } from './usage-store.js'
 export type { VerifyFailure, VerifyResult } from './types.js'
 
 /**
@@ -90,9 +93,20 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
   rotate (id: string, input?: RotateInput): Promise<{ apiKey: R, key: string }>
   /** 'active', 'disabled', 'revoked' or 'expired', now, for a record returned by get or list. */
   status (apiKey: R): ApiKeyStatus
-  /** Writes pending lastUsedAt marks now (close() does it too). */
+  /**
+   * A key's accepted checks per period (the `usage` option's hour or day, in
+   * UTC), oldest first, only periods with any: those from the one holding
+   * `from` (default 30 days ago) to those starting before `to` (default: the
+   * current one included). Counts reach the database at each flush, from every instance.
+   * Throws FST_API_KEY_FEATURE_OFF without the `usage` option.
+   * @example
+   * const periods = await fastify.apiKeys.usage(apiKey.id, { from: new Date('2026-11-01T00:00:00Z') })
+   * const total = periods.reduce((sum, { count }) => sum + count, 0)
+   */
+  usage (id: string, input?: UsageInput): Promise<UsagePeriod[]>
+  /** Writes pending lastUsedAt marks and usage counts now (close() does it too). */
   flush (): Promise<void>
-  /** Flushes lastUsedAt and stops the hashing threads; the manager cannot verify or create after it. */
+  /** Flushes lastUsedAt and usage counts, and stops the hashing threads; the manager cannot verify or create after it. */
   close (): Promise<void>
 }
 
@@ -135,6 +149,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     onError: onBackgroundError
   })
   const lastUsed = new LastUsedWriter(store, settings.lastUsedInterval, onBackgroundError)
+  const history = usageHistory(settings)
   const feed = startFeed(settings, {
     changed: (prefix) => verifier.invalidate(prefix),
     resync: () => verifier.resync(),
@@ -169,7 +184,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   async function verify (key: unknown, ip?: ClientAddress): Promise<VerifyResult<R>> {
     checkOpen('verify keys')
     const result = await verifier.verify(key, ip)
-    if (result.valid) lastUsed.touch(result.apiKey.id, Date.now())
+    if (result.valid) used(result.apiKey.id, Date.now())
     return result
   }
 
@@ -177,8 +192,22 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     if (closed || typeof key !== 'string') return null
     const now = Date.now()
     const result = verifier.fromMemory(key, now, ip)
-    if (result?.valid === true) lastUsed.touch(result.apiKey.id, now)
+    if (result?.valid === true) used(result.apiKey.id, now)
     return result
+  }
+
+  function used (id: string, now: number): void {
+    lastUsed.touch(id, now)
+    history?.counter.count(id, now)
+  }
+
+  async function usage (id: string, input: UsageInput = {}): Promise<UsagePeriod[]> {
+    if (history === null) {
+      throw new errors.FEATURE_OFF('usage history', 'pass usage: { model: prisma.apiKeyUsage } to the plugin or createApiKeyManager (docs/usage.md)')
+    }
+    checkId(id, secret)
+    const { from, to } = checkUsage(input, history.period, Date.now())
+    return await history.store.range(id, from, to)
   }
 
   async function get (id: string): Promise<R | null> {
@@ -254,19 +283,34 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
       checkRecord(apiKey)
       return keyStatus(apiKey, Date.now())
     },
-    flush: async () => await lastUsed.flush(),
+    usage,
+    // Both, even when one fails: a failure of one says nothing of the other.
+    flush: async () => { await settle([lastUsed.flush(), history?.counter.flush()]) },
     close: async () => {
       closed = true
       await feed?.close()
       verifier.close()
       try {
-        await lastUsed.close()
+        await settle([lastUsed.close(), history?.counter.close()])
       } finally {
         await hasher.close()
       }
     }
   }
   return { manager, ready: feed?.ready ?? Promise.resolve() }
+}
+
+function usageHistory (settings: ManagerSettings): { store: UsageStore, counter: UsageCounter, period: UsagePeriodName } | null {
+  if (settings.usage === null) return null
+  const { model, period, interval } = settings.usage
+  const store = new UsageStore(model)
+  return { store, period, counter: new UsageCounter(store, period, interval, settings.onBackgroundError) }
+}
+
+// Waits for all, then throws the first failure, if any.
+async function settle (writes: Array<Promise<void> | undefined>): Promise<void> {
+  const failed = (await Promise.allSettled(writes)).find((outcome) => outcome.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
 }
 
 function startFeed (settings: ManagerSettings, handlers: ChangeHandlers): ChangeFeed | null {

@@ -7,6 +7,8 @@ import { BRAND_RULE, isBrand } from './key-format.js'
 import { PEPPER_RULE, pepperKeys } from './pepper.js'
 import { DELEGATE_METHODS, type ApiKeyDelegate } from './store.js'
 import type { ApiKeyRecord, RegisteredApiKey, UsableCheck } from './types.js'
+import type { UsagePeriodName } from './usage.js'
+import { USAGE_METHODS, type UsageDelegate } from './usage-store.js'
 
 export interface ApiKeyManagerOptions {
   /** A Prisma model delegate, e.g. `prisma.apiKey`. */
@@ -61,6 +63,13 @@ export interface ApiKeyManagerOptions {
    * `allowedIps String?` column. Default false.
    */
   ipAllowlist?: boolean
+  /**
+   * Counts accepted checks per key and UTC hour or day (default day) in the
+   * usage model, e.g. `{ model: prisma.apiKeyUsage }`: counted in memory and
+   * added in batches every lastUsedInterval (60 s when that is 0); read with
+   * manager.usage() (docs/usage.md).
+   */
+  usage?: UsageOption
   /** Called with errors that have no caller to go to (a failed lastUsedAt or re-hash write); default: a process warning (the plugin logs them). */
   onBackgroundError?: (err: unknown) => void
 }
@@ -68,6 +77,18 @@ export interface ApiKeyManagerOptions {
 export type ChangeFeedOption =
   | { model: ChangeLogDelegate, pollInterval?: number }
   | { listen: () => ListenClient, channel?: string }
+
+export interface UsageOption {
+  model: UsageDelegate
+  period?: UsagePeriodName
+}
+
+interface UsageSettings {
+  model: UsageDelegate
+  period: UsagePeriodName
+  /** how often (ms) counts are added to the database */
+  interval: number
+}
 
 type ChangeFeedSettings =
   | { model: ChangeLogDelegate, interval: number }
@@ -100,6 +121,7 @@ export interface ManagerSettings {
   pepper: readonly KeyObject[] | null
   suspension: boolean
   ipAllowlist: boolean
+  usage: UsageSettings | null
   onBackgroundError: (err: unknown) => void
 }
 
@@ -109,7 +131,7 @@ export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 12, r: 8, p: 1 }
 
 export const MANAGER_OPTIONS = [
   'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'changeFeed', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
-  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'suspension', 'ipAllowlist', 'onBackgroundError'
+  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'suspension', 'ipAllowlist', 'usage', 'onBackgroundError'
 ] as const
 
 export const DEFAULTS = {
@@ -166,6 +188,27 @@ function changeFeed (value: unknown): ChangeFeedSettings | null {
   return { model: o.model as ChangeLogDelegate, interval: integer(o, 'pollInterval', 100, 60_000, DEFAULTS.pollInterval, 'changeFeed.pollInterval') }
 }
 
+// The usage counts' flush interval is lastUsedAt's: one timer's rhythm for
+// both background writes. lastUsedInterval 0 turns lastUsedAt off, not the
+// usage history: its counts are then flushed at lastUsedAt's default.
+function usage (value: unknown, lastUsedInterval: number): UsageSettings | null {
+  if (value === undefined) return null
+  const shape = "expected { model: prisma.apiKeyUsage, period?: 'hour' | 'day' }"
+  if (!isPlainObject(value)) fail('usage', shape)
+  const o = value as Record<string, unknown>
+  // The delegate itself, given for the object around it.
+  if (!('model' in o) && typeof o.updateMany === 'function') fail('usage', shape)
+  checkKnown(o, ['model', 'period'], (name, message) => fail(`usage.${name}`, message))
+  for (const method of USAGE_METHODS) {
+    if (typeof (o.model as Record<string, unknown> | null)?.[method] !== 'function') {
+      fail('usage.model', `expected the usage model's Prisma delegate such as prisma.apiKeyUsage (missing ${method}())`)
+    }
+  }
+  const period = o.period ?? 'day'
+  if (period !== 'hour' && period !== 'day') fail('usage.period', "expected 'hour' or 'day'")
+  return { model: o.model as UsageDelegate, period, interval: lastUsedInterval === 0 ? DEFAULTS.lastUsedInterval : lastUsedInterval }
+}
+
 const DAY = 24 * 60 * 60 * 1000
 
 // Without a handler, background failures become process warnings: seen, never thrown.
@@ -198,6 +241,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
   if (o.ipAllowlist !== undefined && typeof o.ipAllowlist !== 'boolean') fail('ipAllowlist', 'expected true (keys may list the addresses they are used from) or false')
   if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') fail('onBackgroundError', 'expected a function (err) => void')
   const feed = changeFeed(o.changeFeed)
+  const lastUsedInterval = integer(o, 'lastUsedInterval', 0, DAY)
   return {
     model,
     brand,
@@ -214,12 +258,13 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
       failureWindow: integer(o, 'failureWindow', 1, DAY),
       delay: integer(o, 'throttleDelay', 0, 60_000)
     },
-    lastUsedInterval: integer(o, 'lastUsedInterval', 0, DAY),
+    lastUsedInterval,
     include: o.include as Record<string, unknown> | undefined,
     usable: (o.usable as UsableCheck<ApiKeyRecord> | undefined) ?? null,
     pepper,
     suspension: o.suspension === true,
     ipAllowlist: o.ipAllowlist === true,
+    usage: usage(o.usage, lastUsedInterval),
     onBackgroundError: (o.onBackgroundError as ManagerSettings['onBackgroundError'] | undefined) ?? warn
   }
 }

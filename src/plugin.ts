@@ -9,6 +9,7 @@ import { readRouteConfig, REQUIRED, type RouteSettings } from './route-config.js
 import { missingScope } from './scopes.js'
 import { Store } from './store.js'
 import type { RegisteredApiKey } from './types.js'
+import { UsageStore } from './usage-store.js'
 import { MALFORMED } from './verifier.js'
 
 const FAILURES: Record<VerifyFailure, new () => Error> = {
@@ -126,12 +127,12 @@ const STARTUP_WAIT = 5_000
 // did not create, an include naming no relation) stops the app with its
 // reason, instead of every request getting 503. A database that is down is an
 // outage, not a mistake: the app starts, its requests get 503 until it is back.
-async function checkStore (store: Store, log: FastifyBaseLogger, wait: number): Promise<void> {
+async function checkStore (check: () => Promise<void>, log: FastifyBaseLogger, wait: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, wait, 'late') })
   try {
     // A late outcome is dropped: by then requests report the store's state.
-    if (await Promise.race([store.check(), late]) === 'late') {
+    if (await Promise.race([check(), late]) === 'late') {
       log.warn(`fastify-prisma-api-key: the key table did not answer within ${wait} ms at startup, carrying on`)
     }
   } catch (err) {
@@ -186,16 +187,21 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
     if (securityScheme !== null) document(route, securityScheme, config)
   })
 
-  const { model, include, pepper, suspension, ipAllowlist } = settings.manager
+  const { model, include, pepper, suspension, ipAllowlist, usage } = settings.manager
   // Fastify fills in pluginTimeout's default (10 s); 0 turns the timeout off.
   const half = (fastify.initialConfig.pluginTimeout as number) / 2
   const wait = half > 0 ? Math.min(STARTUP_WAIT, half) : STARTUP_WAIT
   fastify.addHook('onReady', async () => {
-    await checkStore(new Store(model, { include, hmac: pepper !== null, suspension, ipAllowlist }), fastify.log, wait)
+    // The usage table after the key table: its rows name a key.
+    const check = async (): Promise<void> => {
+      await new Store(model, { include, hmac: pepper !== null, suspension, ipAllowlist }).check()
+      if (usage !== null) await new UsageStore(usage.model).check()
+    }
+    await checkStore(check, fastify.log, wait)
     await checkFeed(ready, fastify.log, wait)
   })
 
-  // A last lastUsedAt flush that fails is logged: it must not keep the app from closing.
+  // A last flush (lastUsedAt, usage counts) that fails is logged: it must not keep the app from closing.
   fastify.addHook('onClose', async () => {
     await manager.close().catch((err) => fastify.log.error({ err }, 'fastify-prisma-api-key: the last lastUsedAt flush failed'))
   })

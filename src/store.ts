@@ -44,13 +44,14 @@ function isUnavailable (err: unknown): boolean {
   return !(e?.name === 'PrismaClientKnownRequestError' && QUERY_ERRORS.has(e.code as string))
 }
 
-function translate (err: unknown): never {
+/** A failed Prisma call as the library reports it: UNAVAILABLE, QUERY_REFUSED, or the query error itself. */
+export function translate (err: unknown): never {
   // Prisma's validation errors print the call's arguments, hashes included: the reason only.
   if ((err as { name?: unknown })?.name === 'PrismaClientValidationError') throw new errors.QUERY_REFUSED(reasonOf(err))
   throw isUnavailable(err) ? new errors.UNAVAILABLE({ cause: err }) : err
 }
 
-// The only module that talks to Prisma. Everything returned to callers is
+// With src/usage-store.ts, the only module that talks to Prisma. Everything returned to callers is
 // read without hashedKey, previousHashedKey and keyHmac, so none leaves this
 // file except through findByPrefix(es), which the verifier needs, and
 // secretOf, which rotation compares against.
@@ -227,8 +228,8 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   }
 }
 
-// A startup read's failure, by what it means: `refused` names the option Prisma refused.
-async function startupRead (read: Promise<unknown>, refused: (err: unknown) => Promise<Error>): Promise<void> {
+/** A startup read's failure, by what it means: `refused` names the option Prisma refused. */
+export async function startupRead (read: Promise<unknown>, refused: (err: unknown) => Promise<Error>): Promise<void> {
   try {
     await read
   } catch (err) {
@@ -244,7 +245,7 @@ const HASH_IN_TEXT = /\$scrypt\$[^\s"'`]*/g
 
 // Prisma's own words, without the call site, code frame and arguments it
 // prints before them (the last paragraph, less its code frame lines).
-function reasonOf (err: unknown): string {
+export function reasonOf (err: unknown): string {
   const message = String((err as { message?: unknown }).message)
   return message.slice(message.lastIndexOf('\n\n') + 1).split('\n')
     .filter((line) => line.trim() !== '' && !/^\s*(→\s*)?\d+ /.test(line))

@@ -93,6 +93,17 @@ t.test('commands and their options', async (t) => {
   t.same(parseCommand(['rotate', '--grace', '24h', 'abc', '--json'], NOW), { command: 'rotate', config: undefined, target: 'abc', gracePeriod: 24 * 60 * MINUTE, json: true })
 })
 
+t.test('usage: --from and --to take UTC dates, through the day for --to, or instants', async (t) => {
+  t.same(parseCommand(['usage', 'abc'], NOW), { command: 'usage', config: undefined, target: 'abc', from: undefined, to: undefined, json: false })
+  t.same(parseCommand(['usage', '--from', '2026-01-01', 'abc', '--to', '2026-01-10', '--json'], NOW), {
+    command: 'usage', config: undefined, target: 'abc', from: new Date('2026-01-01T00:00:00.000Z'), to: new Date('2026-01-11T00:00:00.000Z'), json: true
+  })
+  t.match(parseCommand(['usage', 'abc', '--from', '2026-01-01T12:00Z', '--to', '2026-01-01T13:30+01:00'], NOW), {
+    from: new Date('2026-01-01T12:00:00.000Z'), to: new Date('2026-01-01T12:30:00.000Z')
+  })
+  t.match(parseCommand(['usage', 'abc', '--to', '2026-01-01'], NOW), { from: undefined, to: new Date('2026-01-02T00:00:00.000Z') })
+})
+
 t.test('help, wherever it is asked for', async (t) => {
   t.same(parseCommand(['--help'], NOW), { command: 'help', topic: 'main' })
   t.same(parseCommand(['help'], NOW), { command: 'help', topic: 'main' })
@@ -104,12 +115,13 @@ t.test('help, wherever it is asked for', async (t) => {
     { command: 'allowed-ips', config: undefined, target: 'abc', allowedIps: ['10.0.0.0/8', '192.0.2.1', '2001:db8::1'], json: false })
   t.same(parseCommand(['allowed-ips', 'abc', '--anywhere', '--json'], NOW), { command: 'allowed-ips', config: undefined, target: 'abc', allowedIps: null, json: true })
   t.same(parseCommand(['enable', '--config', 'c.mjs', 'abc'], NOW), { command: 'enable', config: 'c.mjs', target: 'abc' })
+  t.same(parseCommand(['usage', '--from', 'whenever', '--help'], NOW), { command: 'help', topic: 'usage' })
   t.same(parseCommand(['create', '--expires', 'soon', '--help'], NOW), { command: 'help', topic: 'create' }, 'before any check')
 })
 
 t.test('bad usage', async (t) => {
   const bad = (argv: string[], message: RegExp): void => { t.throws(() => parseCommand(argv, NOW), usage(message), argv.join(' ')) }
-  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips or help/)
+  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips, usage or help/)
   bad(['allowed-ips', 'abc'], /^allowed-ips needs --ip <cidr> \(repeatable\) or --anywhere/)
   bad(['allowed-ips', 'abc', '--ip', ''], /^Invalid --ip: an empty list would refuse every address/)
   bad(['--json'], /^Missing command/)
@@ -136,4 +148,12 @@ t.test('bad usage', async (t) => {
   bad(['list', '--page', '0'], /^Invalid --page "0"/)
   bad(['list', '--limit', '-1'], /^Option '--limit' argument is ambiguous\.? \(see/)
   bad(['list', '--limit=-1'], /^Invalid --limit "-1"/)
+  bad(['usage'], /^usage needs one id or prefix/)
+  bad(['usage', 'abc', '--yes'], /^Unknown option '--yes' \(see 'fastify-prisma-api-key usage --help'\)$/)
+  for (const from of ['yesterday', '30d', '2026-1-5', '01/05/2026']) {
+    bad(['usage', 'abc', '--from', from], /^Invalid --from .*: use a date like 2026-11-01 \(UTC\) or a time with its zone like 2026-11-01T12:00Z$/)
+  }
+  bad(['usage', 'abc', '--to', '2026-02-30'], /^Invalid --to "2026-02-30": there is no 2026-02-30: 2026-02 has 28 days$/)
+  bad(['usage', 'abc', '--from', '2026-01-01T12:00'], /^Invalid --from "2026-01-01T12:00": give the time zone/)
+  bad(['usage', 'abc', '--from', '2026-01-10', '--to', '2026-01-09'], /^Invalid --to: the range ends before --from$/)
 })

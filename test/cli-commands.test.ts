@@ -123,6 +123,36 @@ t.test('commands on a database', async (t) => {
   })
 })
 
+t.test('usage: periods and their total, JSON, none in the range', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const manager = createApiKeyManager({ model: db.prisma.apiKey, usage: { model: db.prisma.apiKeyUsage }, scrypt: { ln: 10, r: 8, p: 1 }, hashThreads: 1 })
+  t.teardown(() => manager.close())
+  const { apiKey } = await manager.create({ name: 'metered' })
+  await db.prisma.apiKeyUsage.createMany({
+    data: [
+      { keyId: apiKey.id, periodStart: new Date('2026-11-01T00:00:00Z'), count: 2 },
+      { keyId: apiKey.id, periodStart: new Date('2026-11-03T00:00:00Z'), count: 40 }
+    ]
+  })
+  const range = { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-12-01T00:00:00Z') }
+  const table = fakeIo()
+  t.equal(await runCommand({ command: 'usage', target: apiKey.prefix, ...range, json: false }, manager, table), 0)
+  t.same(table.lines, ['PERIOD START       COUNT\n2026-11-01 00:00Z  2\n2026-11-03 00:00Z  40\ntotal              42'])
+  t.same(table.notes, [])
+  const json = fakeIo()
+  await runCommand({ command: 'usage', target: apiKey.id, ...range, json: true }, manager, json)
+  t.same(JSON.parse(json.lines[0]), {
+    id: apiKey.id,
+    prefix: apiKey.prefix,
+    total: 42,
+    periods: [{ periodStart: '2026-11-01T00:00:00.000Z', count: 2 }, { periodStart: '2026-11-03T00:00:00.000Z', count: 40 }]
+  })
+  const none = fakeIo()
+  await runCommand({ command: 'usage', target: apiKey.id, from: new Date('2026-11-04T00:00:00Z'), json: false }, manager, none)
+  t.same(none.lines, [`No usage of key "metered" (${apiKey.prefix}) counted in this range.`])
+})
+
 t.test('confirm: only y or yes is a yes', async (t) => {
   const ask = async (typed: string | null): Promise<{ answer: boolean, shown: string }> => {
     const input = new PassThrough()

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { formatList, formatRecord, toJson } from '../src/cli/format.ts'
+import { formatList, formatRecord, formatUsage, toJson } from '../src/cli/format.ts'
 import { HELP } from '../src/cli/help.ts'
 import { formatPairs, formatTable, printable } from '../src/cli/table.ts'
 
@@ -78,4 +78,12 @@ t.test('help pages stay narrow', async (t) => {
   for (const [topic, text] of Object.entries(HELP)) {
     for (const line of text.split('\n')) t.ok(line.length <= 100, `${topic}: ${line}`)
   }
+})
+
+t.test('usage: a period a line, to the minute in UTC, then the total', async (t) => {
+  t.equal(formatUsage([
+    { periodStart: new Date('2026-11-30T23:00:00.000Z'), count: 7 },
+    { periodStart: new Date('2026-12-01T00:00:00.000Z'), count: 1234 }
+  ]), 'PERIOD START       COUNT\n2026-11-30 23:00Z  7\n2026-12-01 00:00Z  1234\ntotal              1241')
+  t.equal(formatUsage([]), 'PERIOD START  COUNT\ntotal         0')
 })

@@ -263,6 +263,53 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
     t.match(await manager.verify(third), { valid: false, reason: 'revoked' })
   })
 
+  await t.test('usage: a table with a total, --from and --to, and --json', async (t) => {
+    const counting = testManager(db.prisma.apiKey, { usage: { model: db.prisma.apiKeyUsage } })
+    t.teardown(() => counting.close())
+    const { apiKey, key } = await counting.create({ name: 'metered' })
+    keys.push(key)
+    for (let i = 0; i < 3; i++) t.equal((await counting.verify(key)).valid, true)
+    await counting.flush()
+    const today = Math.floor(Date.now() / DAY) * DAY
+    const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
+    await db.prisma.apiKeyUsage.createMany({
+      data: [{ keyId: apiKey.id, periodStart: new Date(today - 40 * DAY), count: 7 }, { keyId: apiKey.id, periodStart: new Date(today - 2 * DAY), count: 5 }]
+    })
+    const unused = await manager.create({ name: 'unused' })
+
+    const [table, all, past, json, empty, off, unknown, missing] = await Promise.all([
+      other('usage', apiKey.prefix),
+      other('usage', apiKey.id, '--from', day(today - 60 * DAY)),
+      other('usage', apiKey.prefix, '--from', day(today - 60 * DAY), '--to', day(today - DAY)),
+      other('usage', apiKey.prefix, '--json'),
+      other('usage', unused.apiKey.prefix),
+      cli(['usage', apiKey.prefix, '--config', CONFIG], { ...env, CLI_NO_USAGE: '1' }),
+      run('usage', 'no-such-key'),
+      run('usage')
+    ])
+    t.equal(table.code, 0)
+    t.equal(table.stdout, [
+      'PERIOD START       COUNT',
+      `${day(today - 2 * DAY)} 00:00Z  5`,
+      `${day(today)} 00:00Z  3`,
+      'total              8',
+      ''
+    ].join('\n'), 'the last 30 days, oldest first, and their total')
+    t.match(all.stdout, new RegExp(`^PERIOD START +COUNT\n${day(today - 40 * DAY)} 00:00Z +7\n.+\n.+\ntotal +15\n$`))
+    t.match(past.stdout, /\ntotal +12\n$/, '--to: through that day')
+    t.same(JSON.parse(json.stdout), {
+      id: apiKey.id,
+      prefix: apiKey.prefix,
+      total: 8,
+      periods: [{ periodStart: new Date(today - 2 * DAY).toISOString(), count: 5 }, { periodStart: new Date(today).toISOString(), count: 3 }]
+    })
+    t.equal(empty.code, 0)
+    t.equal(empty.stdout, `No usage of key "unused" (${unused.apiKey.prefix}) counted in this range.\n`)
+    failed(t, off, 2, /The usage history feature is off: pass usage: \{ model: prisma\.apiKeyUsage \} to the plugin or createApiKeyManager/)
+    failed(t, unknown, 1, /No API key with id or prefix "no-such-key"/)
+    failed(t, missing, 2, /usage needs one id or prefix/)
+  })
+
   t.test('only create and rotate print a key', async (t) => {
     t.ok(others.length >= 10)
     for (const { stdout, stderr } of others) {
@@ -298,7 +345,8 @@ t.test('--help on every command, with no config needed', { buffered: true }, asy
     [['rotate', '--help'], 'rotate <id|prefix> [options]'],
     [['disable', '--help'], 'disable <id|prefix> [options]'],
     [['help', 'enable'], 'enable <id|prefix> [options]'],
-    [['allowed-ips', '-h'], 'allowed-ips <id|prefix> --ip <cidr>... | --anywhere']
+    [['allowed-ips', '-h'], 'allowed-ips <id|prefix> --ip <cidr>... | --anywhere'],
+    [['usage', '--help'], 'usage <id|prefix> [options]']
   ] as const
   const runs = await Promise.all(pages.map(async ([args]) => await cli([...args], {}, cwd)))
   for (const [i, [args, usage]] of pages.entries()) {
@@ -313,7 +361,7 @@ t.test('usage errors exit 2', { buffered: true }, async (t) => {
   const [rename, none, verbose, valueless, helpRename, grace] = await Promise.all([
     cli(['rename']), cli([]), cli(['list', '--verbose']), cli(['create', '--name']), cli(['help', 'rename']), cli(['rotate', 'abc', '--grace', '1 hour'])
   ])
-  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable, allowed-ips or help/)
+  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable, allowed-ips, usage or help/)
   failed(t, none, 2, /Missing command/)
   failed(t, verbose, 2, /Unknown option '--verbose' \(see 'fastify-prisma-api-key list --help'\)/)
   failed(t, valueless, 2, /Option '--name <value>' argument missing/)
@@ -368,7 +416,7 @@ t.test('the config module', { buffered: true }, async (t) => {
 })
 
 t.test('an unreachable database is a one-line error, exit 1', { buffered: true }, async (t) => {
-  const commands = [['list'], ['show', 'abc'], ['revoke', 'abc', '--yes'], ['create', '--name', 'during outage'], ['rotate', 'abc', '--grace', '1d']]
+  const commands = [['list'], ['show', 'abc'], ['revoke', 'abc', '--yes'], ['create', '--name', 'during outage'], ['rotate', 'abc', '--grace', '1d'], ['usage', 'abc']]
   const runs = await Promise.all(commands.map(async (args) => await cli([...args, '--config', CONFIG], UNREACHABLE)))
   for (const run of runs) {
     failed(t, run, 1, /^fastify-prisma-api-key: Could not reach the database: Can't reach database server at 127\.0\.0\.1:1\n$/)

@@ -1,7 +1,7 @@
 // Type tests: checked by `npm run lint` (tsc), never run. Each @ts-expect-error
 // line must stay an error, or tsc fails.
 import Fastify, { type FastifyRequest } from 'fastify'
-import apiKeyPlugin, { apiKeyAdmin, createApiKeyManager, type ApiKeyManager, type ApiKeyRecord, type VerifyResult } from '../src/index.ts'
+import apiKeyPlugin, { apiKeyAdmin, createApiKeyManager, type ApiKeyManager, type ApiKeyRecord, type UsagePeriod, type VerifyResult } from '../src/index.ts'
 import { PrismaClient } from '../prisma/generated/sqlite/client.ts'
 
 declare const prisma: PrismaClient
@@ -44,6 +44,15 @@ const standalone = createApiKeyManager({ model: prisma.apiKey, brand: 'acme_' })
 export const pattern: RegExp = standalone.keyPattern
 // @ts-expect-error a whole client is not a model delegate
 createApiKeyManager({ model: prisma })
+
+// The usage history: the usage model's delegate, hours or days.
+const counting = createApiKeyManager({ model: prisma.apiKey, usage: { model: prisma.apiKeyUsage, period: 'hour' } })
+const periods: UsagePeriod[] = await counting.usage('id', { from: new Date(), to: new Date() })
+export const firstStart: Date | undefined = periods[0]?.periodStart
+// @ts-expect-error hours or days, nothing else
+createApiKeyManager({ model: prisma.apiKey, usage: { model: prisma.apiKeyUsage, period: 'week' } })
+// @ts-expect-error from is a Date
+await counting.usage('id', { from: '2026-11-01' })
 
 // docs/admin.md: mounting the panel behind the app's own check.
 declare function isAdmin (request: FastifyRequest): Promise<boolean>

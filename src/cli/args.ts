@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { readAllowlist } from '../ip-allowlist.js'
 import { serializeScopes } from '../scopes.js'
 import { STATUSES, type ApiKeyStatus } from '../status.js'
-import { parseExpiry, parseGrace } from './expiry.js'
+import { parseDate, parseExpiry, parseGrace } from './expiry.js'
 import { usageError } from './failure.js'
 import { parseFields } from './fields.js'
 import { BIN, type HelpTopic } from './help.js'
@@ -21,9 +21,10 @@ const OPTIONS = {
   revoke: { yes: { type: 'boolean', short: 'y' } },
   disable: {},
   enable: {},
-  'allowed-ips': { ip: { type: 'string', multiple: true }, anywhere: { type: 'boolean' }, ...JSON_FLAG }
+  'allowed-ips': { ip: { type: 'string', multiple: true }, anywhere: { type: 'boolean' }, ...JSON_FLAG },
+  usage: { from: { type: 'string' }, to: { type: 'string' }, ...JSON_FLAG }
 } satisfies Record<string, OptionSpec>
-const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1, 'allowed-ips': 1 }
+const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1, 'allowed-ips': 1, usage: 1 }
 
 type CommandName = keyof typeof OPTIONS
 const NAMES = Object.keys(OPTIONS) as CommandName[]
@@ -38,6 +39,7 @@ export type Command =
   | { command: 'disable', config?: string, target: string }
   | { command: 'enable', config?: string, target: string }
   | { command: 'allowed-ips', config?: string, target: string, allowedIps: string[] | null, json: boolean }
+  | { command: 'usage', config?: string, target: string, from?: Date, to?: Date, json: boolean }
 
 type Values = Record<string, string | boolean | string[] | undefined>
 
@@ -134,6 +136,12 @@ export function parseCommand (argv: string[], now: Date): Command {
     case 'rotate': {
       const grace = values.grace as string | undefined
       return { command: name, config, target: targets[0], gracePeriod: grace === undefined ? 0 : parseGrace(grace), json: values.json === true }
+    }
+    case 'usage': {
+      const from = values.from === undefined ? undefined : parseDate('from', values.from as string)
+      const to = values.to === undefined ? undefined : parseDate('to', values.to as string)
+      if (from !== undefined && to !== undefined && to.getTime() <= from.getTime()) throw usageError('Invalid --to: the range ends before --from')
+      return { command: name, config, target: targets[0], from, to, json: values.json === true }
     }
   }
 }

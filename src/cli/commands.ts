@@ -4,7 +4,7 @@ import type { ApiKeyRecord } from '../types.js'
 import type { Command } from './args.js'
 import { formatDuration } from './expiry.js'
 import { CliError, usageError } from './failure.js'
-import { formatList, formatRecord, toJson } from './format.js'
+import { formatList, formatRecord, formatUsage, toJson } from './format.js'
 import type { Io } from './prompt.js'
 import { printable } from './table.js'
 
@@ -127,6 +127,18 @@ const allowedIps: Run<'allowed-ips'> = async ({ target, allowedIps, json }, mana
   return 0
 }
 
+const usage: Run<'usage'> = async ({ target, from, to, json }, manager, io) => {
+  const record = await find(manager, target)
+  const periods = await manager.usage(record.id, { from, to })
+  if (json) {
+    const total = periods.reduce((sum, { count }) => sum + count, 0)
+    io.out(toJson({ id: record.id, prefix: record.prefix, total, periods }))
+  } else {
+    io.out(periods.length === 0 ? `No usage of key ${label(record)} counted in this range.` : formatUsage(periods))
+  }
+  return 0
+}
+
 export async function runCommand (command: Exclude<Command, { command: 'help' }>, manager: ApiKeyManager, io: Io): Promise<number> {
   switch (command.command) {
     case 'create': return await create(command, manager, io)
@@ -137,5 +149,6 @@ export async function runCommand (command: Exclude<Command, { command: 'help' }>
     case 'disable': return await disable(command, manager, io)
     case 'enable': return await enable(command, manager, io)
     case 'allowed-ips': return await allowedIps(command, manager, io)
+    case 'usage': return await usage(command, manager, io)
   }
 }

@@ -1,4 +1,4 @@
-import { DURATION_UNITS, MAX_GRACE_PERIOD, parseDuration, readExpiry } from '../expiry.js'
+import { DURATION_UNITS, MAX_GRACE_PERIOD, parseDuration, readDate, readExpiry } from '../expiry.js'
 import { usageError } from './failure.js'
 
 /** `--expires`: read as the admin panel reads its form (src/expiry.ts). */
@@ -6,6 +6,13 @@ export function parseExpiry (value: string, now: Date): Date {
   const expiry = readExpiry(value, now)
   if ('problem' in expiry) throw usageError(`Invalid --expires ${JSON.stringify(value)}: ${expiry.problem}`)
   return expiry.value
+}
+
+/** `--from` and `--to`: a date (for --to, through that day) or an instant, in UTC unless its zone is given. */
+export function parseDate (flag: 'from' | 'to', value: string): Date {
+  const date = readDate(value, flag === 'to')
+  if ('problem' in date) throw usageError(`Invalid --${flag} ${JSON.stringify(value)}: ${date.problem}`)
+  return date.value
 }
 
 /** `--grace`: how long a rotated key's old secret keeps working, 0 to a year (the manager's limit). */

@@ -1,5 +1,6 @@
 import type { ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../types.js'
+import type { UsagePeriod } from '../usage-store.js'
 import { formatPairs, formatTable } from './table.js'
 
 // The library's columns, printed below in their own words (disabled as the
@@ -50,6 +51,15 @@ export function formatRecord (record: ApiKeyRecord, status: ApiKeyStatus): strin
     // Only for a key with an allowlist (ipAllowlist): nothing is anywhere.
     ...(typeof record.allowedIps === 'string' ? [['allowed from', record.allowedIps.split(' ').join(', ')] as [string, string]] : []),
     ...extra.map(([field, value]): [string, string] => [field, text(value)])
+  ])
+}
+
+/** Periods oldest first, then their total. */
+export function formatUsage (periods: UsagePeriod[]): string {
+  const total = periods.reduce((sum, { count }) => sum + count, 0)
+  return formatTable(['PERIOD START', 'COUNT'], [
+    ...periods.map(({ periodStart, count }) => [shortDate(periodStart, '-'), String(count)]),
+    ['total', String(total)]
   ])
 }
 

@@ -32,6 +32,7 @@ ${columns([
   ['disable <id|prefix>', 'suspend a key until it is enabled (needs suspension: true)'],
   ['enable <id|prefix>', 'lift a suspension; a revoked key stays revoked'],
   ['allowed-ips <id|prefix>', 'set where a key may be used from (needs ipAllowlist: true)'],
+  ['usage <id|prefix>', 'show how often a key was used, per hour or day'],
   ['help [command]', 'show the help of a command']
 ])}
 
@@ -71,6 +72,11 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
     ['--ip <cidr>', 'an address or CIDR range (203.0.113.7, 10.0.0.0/8, 2001:db8::/32);\nrepeatable or comma-separated'],
     ['--anywhere', 'remove the list: the key may be used from any address'],
     ['--json', 'print the record as JSON']
+  ]),
+  usage: page('usage <id|prefix> [options]', 'Shows a key\'s accepted checks per period (the usage option\'s UTC hour or day), oldest\nfirst, and their total. Needs usage: { model: prisma.apiKeyUsage } in the config. Running\napps add their counts every lastUsedInterval (60 s by default).', [
+    ['--from <date>', 'from the period holding this date (2026-11-01, UTC) or time\n(2026-11-01T12:00Z); default 30 days ago'],
+    ['--to <date>', 'up to this date, included (2026-11-30: through that day), or\nthis time; default now'],
+    ['--json', 'print { id, prefix, total, periods: [{ periodStart, count }] } as JSON']
   ])
 } as const
 
