@@ -190,20 +190,27 @@ t.test('the page offers the statuses and page sizes /meta serves', { skip: SKIP 
   t.equal(await page.textContent('#range'), '11–12 of 12', 'and the rest on the next one')
 })
 
-t.test('with suspension and ipAllowlist: disable and enable a key, set where it may be used from', { skip: SKIP }, async (t) => {
+t.test('with suspension, ipAllowlist and usage: disable and enable a key, set where it may be used from, watch its chart', { skip: SKIP }, async (t) => {
   mkdirSync(SHOTS, { recursive: true })
   const db = await openDatabase('sqlite')
   t.teardown(() => db.close())
   const app = Fastify()
-  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, suspension: true, ipAllowlist: true })
+  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, suspension: true, ipAllowlist: true, usage: { model: db.prisma.apiKeyUsage } })
   await app.register(apiKeyAdmin, { prefix: '/admin', title: 'Acme partner API keys', guard: async () => {} })
   app.get('/orders', { config: { apiKey: true } }, async () => ({ orders: [] }))
   const base = await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())
-  const { key } = await app.apiKeys.create({ name: 'Partner: Initech' })
+  const { apiKey: initech, key } = await app.apiKeys.create({ name: 'Partner: Initech' })
   await app.apiKeys.create({ name: 'Billing service' })
+  // Some history for the chart: earlier days' counts, as other instances would have added them.
+  const DAY_MS = 86_400_000
+  const today = Math.floor(Date.now() / DAY_MS) * DAY_MS
+  for (const [daysAgo, count] of [[20, 140], [12, 90], [5, 310], [3, 200], [1, 260]]) {
+    await db.prisma.apiKeyUsage.create({ data: { keyId: initech.id, periodStart: new Date(today - daysAgo * DAY_MS), count } })
+  }
   const call = async (): Promise<string> => (await (await fetch(`${base}/orders`, { headers: { authorization: `Api-Key ${key}` } })).json()).code ?? 'ok'
   t.equal(await call(), 'ok')
+  await app.apiKeys.flush()
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
   t.teardown(() => browser.close())
@@ -212,6 +219,13 @@ t.test('with suspension and ipAllowlist: disable and enable a key, set where it 
   const row = page.locator('#rows tr', { hasText: 'Initech' })
   await row.click()
   await page.waitForSelector('#detail-dialog[open]')
+  await page.waitForFunction(() => /: [\d,]+$/.test(document.getElementById('usage-caption')?.textContent ?? ''))
+  const bars = async (): Promise<number[]> => await page.locator('#usage-chart rect').evaluateAll((all) => all.map((bar) => Number((bar as SVGElement).dataset.count)))
+  t.match(await page.textContent('#usage-caption'), /^Requests, last 30 days \(UTC\): 1,001$/, 'the history and the call before the page opened')
+  const first = await bars()
+  t.equal(first.length, 30, 'a bar a day')
+  t.same([first[9], first[17], first[24], first[26], first[28]], [140, 90, 310, 200, 260])
+  t.equal(first[29], 1, 'today: the one call made before the page opened')
   t.equal(await page.isVisible('#detail-enable'), false, 'an active key offers Disable, not Enable')
   await page.click('#detail-disable')
   await page.waitForSelector('#detail-enable:not([hidden])')
@@ -231,6 +245,16 @@ t.test('with suspension and ipAllowlist: disable and enable a key, set where it 
   await page.click('#detail-close')
   await page.waitForFunction(() => document.querySelectorAll('#rows tr[data-id]').length === 0)
   t.pass('no longer listed as disabled')
+
+  // The chart moves: more calls, counted by the instance, flushed, and the key's page shows them.
+  for (let i = 0; i < 5; i++) t.equal(await call(), 'ok')
+  await app.apiKeys.flush()
+  await page.selectOption('#status', '')
+  await row.click()
+  await page.waitForFunction(() => document.getElementById('usage-caption')?.textContent?.endsWith('1,007'))
+  t.equal((await bars())[29], 7, 'today\'s bar grew by the five calls and the one after enable')
+  await page.screenshot({ path: join(SHOTS, 'admin-usage.png') })
+  await page.click('#detail-close')
 
   // The allowlist: this test's requests come from 127.0.0.1.
   await page.selectOption('#status', '')

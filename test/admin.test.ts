@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify'
 import t from 'tap'
 import apiKeyPlugin, { apiKeyAdmin, createApiKeyManager, type ApiKeyAdminOptions, type ApiKeyPluginOptions } from '../src/index.ts'
 import { auth, FAST_SCRYPT } from './helpers/app.ts'
+import { dailyUsage } from '../src/admin/usage-chart.ts'
 import { eachDatabase, openDatabase, type TestDatabase } from './helpers/databases.ts'
 
 const PREFIX = '/admin/api-keys'
@@ -198,8 +199,9 @@ eachDatabase(t, async (t, db) => {
       t.equal(res.body, readFileSync(new URL(`../assets/admin/${name}`, import.meta.url), 'utf8'), `${name} is assets/admin/${name}`)
     }
     t.same((await app.inject({ url: `${PREFIX}/api/meta`, headers: API })).json(), {
-      title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100], suspension: false, ipAllowlist: false
+      title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100], suspension: false, ipAllowlist: false, usage: false
     })
+    t.equal((await app.inject({ url: `${PREFIX}/api/keys/some-id/usage`, headers: API })).statusCode, 404, 'no usage chart without the history')
     t.equal((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys/some-id/disable`, headers: API, payload: {} })).statusCode, 404, 'no disable without the feature')
     t.equal((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys/some-id/allowed-ips`, headers: API, payload: { allowedIps: null } })).statusCode, 404, 'nor allowed-ips')
   })
@@ -355,10 +357,25 @@ eachDatabase(t, async (t, db) => {
 })
 
 eachDatabase(t, async (t, db) => {
-  const app = await build(db, {}, { suspension: true, ipAllowlist: true })
+  const app = await build(db, {}, { suspension: true, ipAllowlist: true, usage: { model: db.prisma.apiKeyUsage } })
   t.teardown(() => app.close())
   const call = async (options: InjectOptions): Promise<any> => await app.inject({ ...options, headers: API })
   const use = async (key: string, ip = '192.0.2.1'): Promise<string> => (await app.inject({ url: '/protected', headers: { ...auth(key), 'x-forwarded-for': ip } })).json().code ?? 'ok'
+
+  t.test('with usage: the chart\'s 30 days, today last', async (t) => {
+    t.match((await call({ url: `${PREFIX}/api/meta` })).json(), { usage: true })
+    const { apiKey, key } = (await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'counted' } })).json()
+    const before = (await call({ url: `${PREFIX}/api/keys/${apiKey.id}/usage` })).json().days
+    t.equal(before.length, 30)
+    t.equal(before.at(-1).day, new Date().toISOString().slice(0, 10))
+    t.ok(before.every((d: { count: number }) => d.count === 0), 'nothing counted yet')
+    for (let i = 0; i < 3; i++) t.equal(await use(key), 'ok')
+    await app.apiKeys.flush()
+    const after = (await call({ url: `${PREFIX}/api/keys/${apiKey.id}/usage` })).json().days
+    t.equal(after.at(-1).count, 3, 'today\'s bar holds the three calls')
+    t.equal(after.reduce((sum: number, d: { count: number }) => sum + d.count, 0), 3)
+    t.equal((await call({ url: `${PREFIX}/api/keys/missing/usage` })).json().days.length, 30, 'an unknown id has no counts')
+  })
 
   t.test('with ipAllowlist: create with addresses, change them, remove them', async (t) => {
     t.match((await call({ url: `${PREFIX}/api/meta` })).json(), { ipAllowlist: true })
@@ -405,4 +422,19 @@ eachDatabase(t, async (t, db) => {
     const bad = await call({ url: `${PREFIX}/api/keys?status=gone` })
     t.equal(bad.json().message, 'Invalid argument query: status must be one of active, disabled, revoked, expired')
   })
+})
+
+t.test('dailyUsage: hours added into their UTC day, 30 days, today last', async (t) => {
+  const now = Date.parse('2026-12-02T15:00:00Z')
+  const days = dailyUsage([
+    { periodStart: new Date('2026-11-02T00:00:00Z'), count: 7 },
+    { periodStart: new Date('2026-11-03T00:00:00Z'), count: 1 },
+    { periodStart: new Date('2026-12-02T09:00:00Z'), count: 2 },
+    { periodStart: new Date('2026-12-02T14:00:00Z'), count: 5 },
+    { periodStart: new Date('2026-12-03T00:00:00Z'), count: 9 }
+  ], now)
+  t.equal(days.length, 30)
+  t.same(days[0], { day: '2026-11-03', count: 1 }, 'the day 30 days ago is not shown')
+  t.same(days.at(-1), { day: '2026-12-02', count: 7 })
+  t.equal(days.reduce((sum, d) => sum + d.count, 0), 8, 'nor tomorrow')
 })

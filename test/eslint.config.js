@@ -2,7 +2,7 @@ import neostandard from 'neostandard'
 
 // The admin page's script runs in the browser: the DOM names it uses. Its
 // types are checked by tsc against the DOM (test/tsconfig.browser.json).
-const BROWSER = ['confirm', 'Option', 'HTMLElement', 'HTMLInputElement', 'HTMLSelectElement', 'HTMLDialogElement', 'HTMLButtonElement',
+const BROWSER = ['confirm', 'Option', 'HTMLElement', 'HTMLInputElement', 'HTMLSelectElement', 'HTMLDialogElement', 'SVGSVGElement', 'HTMLButtonElement',
   'HTMLFormElement', 'HTMLTableSectionElement']
 
 export default [

@@ -5,7 +5,7 @@
 // holding HTML stays text; the page's CSP forbids inline script too.
 
 /**
- * @typedef {{ title: string, columns: string[], statuses: string[], pageSizes: number[], suspension: boolean, ipAllowlist: boolean }} Meta
+ * @typedef {{ title: string, columns: string[], statuses: string[], pageSizes: number[], suspension: boolean, ipAllowlist: boolean, usage: boolean }} Meta
  * @typedef {{ id: string, name: string, prefix: string, status: string, scopes: string, createdAt: string,
  *   expiresAt: string | null, lastUsedAt: string | null, previousKeyExpiresAt: string | null, disabled?: boolean, allowedIps?: string | null,
  *   columns: Array<string | number | boolean | null> }} Key
@@ -15,7 +15,7 @@
 
 /**
  * The element with this id, of the type the page's HTML gives it.
- * @template {HTMLElement} T
+ * @template {Element} T
  * @param {string} id
  * @param {new () => T} type
  * @returns {T}
@@ -40,7 +40,7 @@ const form = (id) => element(id, HTMLFormElement)
 
 // The page size is the API's until one is chosen: the first answer says which.
 /** @type {{ page: number, pageSize: number | null, search: string, status: string, meta: Meta, total: number, current: Key | null }} */
-const state = { page: 1, pageSize: null, search: '', status: '', meta: { title: '', columns: [], statuses: [], pageSizes: [], suspension: false, ipAllowlist: false }, total: 0, current: null }
+const state = { page: 1, pageSize: null, search: '', status: '', meta: { title: '', columns: [], statuses: [], pageSizes: [], suspension: false, ipAllowlist: false, usage: false }, total: 0, current: null }
 
 // The plugin writes the name of its CSRF header into the page (src/admin/csrf.ts).
 const CSRF_HEADER = document.body.dataset.csrfHeader ?? ''
@@ -236,9 +236,49 @@ function details (key) {
   $('detail-disable').hidden = !state.meta.suspension || key.status === 'revoked' || key.disabled === true
   $('detail-enable').hidden = !state.meta.suspension || key.status === 'revoked' || key.disabled !== true
   $('detail-ips').hidden = !state.meta.ipAllowlist || key.status === 'revoked'
+  $('detail-usage').hidden = !state.meta.usage
+  if (state.meta.usage) showUsage(key)
   // A revoked key cannot be rotated; an expired one would get a secret that is refused too.
   $('detail-rotate').hidden = key.status !== 'active'
   if (!dialog('detail-dialog').open) dialog('detail-dialog').showModal()
+}
+
+const SVG = 'http://www.w3.org/2000/svg'
+
+/**
+ * The last 30 days of a key's use, as bars drawn here (no chart library, no
+ * build step): one per UTC day, scaled to the busiest, each with its count
+ * as a tooltip.
+ * @param {Key} key
+ */
+async function showUsage (key) {
+  const chart = element('usage-chart', SVGSVGElement)
+  chart.replaceChildren()
+  $('usage-caption').textContent = 'Requests, last 30 days: loading…'
+  try {
+    /** @type {{ days: Array<{ day: string, count: number }> }} */
+    const { days } = await api('keys/' + encodeURIComponent(key.id) + '/usage')
+    if (state.current?.id !== key.id) return
+    const total = days.reduce((sum, { count }) => sum + count, 0)
+    const busiest = Math.max(1, ...days.map(({ count }) => count))
+    $('usage-caption').textContent = 'Requests, last 30 days (UTC): ' + total.toLocaleString()
+    days.forEach(({ day, count }, i) => {
+      const height = count === 0 ? 1 : Math.max(2, Math.round(58 * count / busiest))
+      const bar = document.createElementNS(SVG, 'rect')
+      bar.setAttribute('x', String(i * 10 + 1))
+      bar.setAttribute('y', String(60 - height))
+      bar.setAttribute('width', '8')
+      bar.setAttribute('height', String(height))
+      bar.setAttribute('class', count === 0 ? 'bar none' : 'bar')
+      bar.dataset.count = String(count)
+      const title = document.createElementNS(SVG, 'title')
+      title.textContent = day + ': ' + count.toLocaleString()
+      bar.append(title)
+      chart.append(bar)
+    })
+  } catch (error) {
+    $('usage-caption').textContent = 'Requests, last 30 days: ' + (error instanceof Error ? error.message : String(error))
+  }
 }
 
 /** @param {Key} key */

@@ -5,6 +5,7 @@ import type { ApiKeyManager } from '../manager.js'
 import { withStatus, type ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../types.js'
 import type { AdminSettings } from './options.js'
+import { CHART_DAYS, dailyUsage } from './usage-chart.js'
 
 const PAGE_SIZES = [10, 25, 50, 100]
 const DEFAULT_PAGE_SIZE = 25
@@ -63,6 +64,7 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
   const manager = settings.manager as ApiKeyManager<ApiKeyRecord>
   const { statuses } = manager
   const { suspension, ipAllowlist } = manager.features
+  const usage = manager.features.usage !== null
   const refusal = refuser(statuses)
   const view = (apiKey: ApiKeyRecord): Record<string, unknown> => ({
     ...withStatus(apiKey, Date.now()),
@@ -77,7 +79,8 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
     statuses,
     pageSizes: PAGE_SIZES,
     suspension,
-    ipAllowlist
+    ipAllowlist,
+    usage
   }))
 
   fastify.get<{ Querystring: ListQuery }>('/keys', { schema: { querystring: listQuery(statuses) } }, async (request) => {
@@ -121,6 +124,14 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
   const empty = { schema: { params: ID, body: EMPTY_BODY } }
   fastify.post<{ Params: Id }>('/keys/:id/revoke', empty, async (request) => view(await manager.revoke(request.params.id)))
   // Without the feature these routes do not exist (404), as the page shows no such buttons.
+  if (usage) {
+    // The chart's days: counts flushed by every instance, in UTC days.
+    fastify.get<{ Params: Id }>('/keys/:id/usage', { schema: { params: ID } }, async (request) => {
+      const now = Date.now()
+      const periods = await manager.usage(request.params.id, { from: new Date(now - CHART_DAYS * 24 * 60 * 60 * 1000) })
+      return { days: dailyUsage(periods, now) }
+    })
+  }
   if (ipAllowlist) {
     const allowedIps = { schema: { params: ID, body: ALLOWED_IPS_BODY }, schemaErrorFormatter: refusal('{ allowedIps } (addresses and CIDR ranges, or null for anywhere)') }
     fastify.post<{ Params: Id, Body: { allowedIps: unknown } }>('/keys/:id/allowed-ips', allowedIps,
