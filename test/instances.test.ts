@@ -2,6 +2,8 @@
 // change feed and the defaults: a key revoked through one instance, or in
 // SQL, is refused by the others long before the 60 s TTL could explain it.
 // How soon (the distribution) is measured by `npm run bench`, not here.
+// A suspension travels the same way, and the usage counts of instances
+// serving one key at once add up exactly.
 import type { Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -62,4 +64,26 @@ eachDatabase(t, async (t, db) => {
     t.ok(Date.now() - started < FEED_BOUND, `revoked ${how}: instance B refuses it`)
   }
   t.comment(`instance B refused after ${waits.join(', ')} ms`)
+
+  const suspended = await post(`${a}/keys`, { name: 'suspended' })
+  t.equal(await code(suspended.key), 'ok')
+  for (const [action, expected] of [['disable', 'FST_API_KEY_DISABLED'], ['enable', 'ok']] as const) {
+    await post(`${a}/keys/${suspended.id}/${action}`)
+    const started = Date.now()
+    while (await code(suspended.key) !== expected && Date.now() - started < FEED_BOUND) await sleep(5)
+    t.ok(Date.now() - started < FEED_BOUND, `${action}d through instance A: instance B answers ${expected}`)
+  }
+
+  // Usage: both instances count the same key at once, each flushes its own counts.
+  const counted = await post(`${a}/keys`, { name: 'counted' })
+  const calls = async (base: string, n: number): Promise<number> => {
+    const codes = await Promise.all(Array.from({ length: n }, async () => (await fetch(`${base}/protected`, { headers: auth(counted.key) })).status))
+    return codes.filter((status) => status === 200).length
+  }
+  const served = (await Promise.all([calls(a, 150), calls(b, 150), calls(a, 50), calls(b, 50)])).reduce((x, y) => x + y, 0)
+  t.equal(served, 400)
+  await Promise.all([post(`${a}/flush`), post(`${b}/flush`)])
+  const rows = await db.prisma.apiKeyUsage.findMany({ where: { keyId: counted.id } })
+  t.equal(rows.reduce((sum, row) => sum + row.count, 0), 400, 'two processes\' counts add up exactly')
+  t.ok(rows.length <= 2, 'one row per period (two if the test crossed midnight UTC)')
 })
