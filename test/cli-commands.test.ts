@@ -33,7 +33,7 @@ function fakeIo (answers: boolean[] = [], interactive = true): FakeIo {
 t.test('commands on a database', async (t) => {
   const db = await openDatabase('sqlite')
   t.teardown(() => db.close())
-  const manager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: { ln: 10, r: 8, p: 1 }, hashThreads: 1, cacheTtl: 0 })
+  const manager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: { ln: 10, r: 8, p: 1 }, hashThreads: 1, cacheTtl: 0, ipAllowlist: true })
   t.teardown(() => manager.close())
 
   t.test('empty lists and pages past the end', async (t) => {
@@ -63,6 +63,18 @@ t.test('commands on a database', async (t) => {
     const io = fakeIo()
     await t.rejects(runCommand({ command: 'create', name: 'x', expiresAt: null, scopes: [], allowedIps: [], fields: { team: 'ops' }, json: false }, manager, io), { message: /Unknown argument `team`/ })
     t.same(io.lines, [])
+  })
+
+  t.test('allowed-ips: a list, then anywhere, as text and as JSON', async (t) => {
+    const { apiKey } = await manager.create({ name: 'office' })
+    const io = fakeIo()
+    t.equal(await runCommand({ command: 'allowed-ips', target: apiKey.prefix, allowedIps: ['10.0.0.0/8', '2001:db8::1'], json: false }, manager, io), 0)
+    t.equal(io.lines.at(-1), `Key "office" (${apiKey.prefix}) may be used from 10.0.0.0/8, 2001:db8::1 only.`)
+    t.equal(await runCommand({ command: 'allowed-ips', target: apiKey.id, allowedIps: ['192.0.2.1'], json: true }, manager, io), 0)
+    t.match(JSON.parse(io.lines.at(-1) as string), { id: apiKey.id, allowedIps: '192.0.2.1', status: 'active' })
+    await runCommand({ command: 'allowed-ips', target: apiKey.id, allowedIps: null, json: false }, manager, io)
+    t.equal(io.lines.at(-1), `Key "office" (${apiKey.prefix}) may be used from anywhere.`)
+    t.equal((await manager.get(apiKey.id))?.allowedIps, null)
   })
 
   t.test('create with scopes', async (t) => {

@@ -100,7 +100,9 @@ eachDatabase(t, async (t, db) => {
 })
 
 t.test('the option takes a boolean', async (t) => {
-  t.throws(() => testManager({} as never, { ipAllowlist: 1 as never }), { code: 'FST_API_KEY_INVALID_OPTION' })
+  const method = async (): Promise<null> => null
+  const model = { create: method, findUnique: method, findMany: method, count: method, update: method, updateMany: method } as never
+  t.throws(() => testManager(model, { ipAllowlist: 1 as never }), { code: 'FST_API_KEY_INVALID_OPTION', message: /^Invalid option ipAllowlist: expected true/ })
 })
 
 t.test('over a real socket: a dual-stack server sees an IPv4 client as IPv4-mapped IPv6', async (t) => {

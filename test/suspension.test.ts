@@ -100,7 +100,7 @@ eachDatabase(t, async (t, db) => {
 })
 
 t.test('the option takes a boolean', async (t) => {
-  t.throws(() => testManager({} as never, { suspension: 'yes' as never }), { code: 'FST_API_KEY_INVALID_OPTION' })
+  t.throws(() => testManager(fakeModel(), { suspension: 'yes' as never }), { code: 'FST_API_KEY_INVALID_OPTION', message: /^Invalid option suspension: expected true/ })
   const manager = testManager(fakeModel(), { suspension: true })
   t.same(manager.statuses, ['active', 'disabled', 'revoked', 'expired'])
   await manager.close()
