@@ -80,7 +80,7 @@ async function suite (t: Test, db: MigratedDatabase): Promise<void> {
     const keys = modelColumns(schema, 'OrganizationApiKey')
     t.same(Object.keys(keys).sort(), [
       'created_at', 'expires_at', 'hashed_key', 'id', 'last_used_at', 'name', 'organization_id', 'prefix',
-      'previous_hashed_key', 'previous_key_expires_at', 'revoked', 'scopes'
+      'previous_hashed_key', 'previous_key_expires_at', 'rate_limit', 'revoked', 'scopes'
     ], 'the columns under their mapped names')
     compareColumns(t, db.provider, keys, await catalogColumns(asCatalog(db), 'organization_api_keys'))
     if (db.provider !== 'postgresql') {
@@ -211,10 +211,12 @@ async function suite (t: Test, db: MigratedDatabase): Promise<void> {
     t.same(await announced(), [], 'last_used_at alone is not announced')
     await model.update({ where: { id: key.id }, data: { revoked: true, lastUsedAt: new Date(Date.now() + 1000) } })
     t.same(await announced(), [`${tag}1`], 'a revocation written with last_used_at is')
-    for (const data of [{ name: 'renamed' }, { expiresAt: new Date() }, { scopes: 'a' }, { hashedKey: 'h2' }, { previousHashedKey: 'h' }, { previousKeyExpiresAt: new Date() }, { organizationId: globex.id }]) {
+    for (const data of [{ name: 'renamed' }, { expiresAt: new Date() }, { scopes: 'a' }, { hashedKey: 'h2' }, { previousHashedKey: 'h' }, { previousKeyExpiresAt: new Date() }, { organizationId: globex.id }, { rateLimit: 10 }]) {
       await model.update({ where: { id: key.id }, data })
       t.same(await announced(), [`${tag}1`], `an update of ${Object.keys(data)[0]}`)
     }
+    await model.update({ where: { id: key.id }, data: { rateLimit: 20, lastUsedAt: new Date(Date.now() + 2000) } })
+    t.same(await announced(), [`${tag}1`], 'the app\'s own column written with last_used_at: the trigger compares it too')
     await model.update({ where: { id: key.id }, data: { prefix: `${tag}4`, organizationId: umbrella.id } })
     t.same((await announced()).sort(), [`${tag}1`, `${tag}4`], 'a new prefix: the old and the new')
 
