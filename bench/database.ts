@@ -120,6 +120,13 @@ export async function createKeyRecords (db: BenchDatabase, count: number, scrypt
   return made
 }
 
+/** Gives a key an IP allowlist (the features row: a key that has one, checked on every request). */
+export async function allowFrom (db: BenchDatabase, id: string, allowedIps: string): Promise<void> {
+  const { prisma, close } = await openBenchDatabase(db)
+  await prisma.apiKey.update({ where: { id }, data: { allowedIps } })
+  await close()
+}
+
 /** `count` new keys' plaintexts. */
 export async function createKeys (db: BenchDatabase, count: number, scrypt?: { ln: number }): Promise<string[]> {
   return (await createKeyRecords(db, count, scrypt)).map(({ key }) => key)

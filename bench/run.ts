@@ -24,8 +24,8 @@
 // --revocations 100 (per database), --databases sqlite,postgresql,mysql
 // (postgresql and mysql when BENCH_POSTGRES_URL / TEST_POSTGRES_URL and
 // BENCH_MYSQL_URL / TEST_MYSQL_URL are set), --quick (3 short rounds and few
-// keys, to try it out), --only restart or --only feed (those rows alone; no
-// wrk needed).
+// keys, to try it out), --only warm, restart or feed (those rows alone;
+// restart and feed need no wrk).
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
@@ -35,7 +35,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { DEFAULTS } from '../src/options.ts'
-import { benchUrl, createBenchDatabase, createKeys, dropBenchDatabase, openBenchDatabase, type BenchDatabase, type BenchProvider } from './database.ts'
+import { allowFrom, benchUrl, createBenchDatabase, createKeyRecords, createKeys, dropBenchDatabase, openBenchDatabase, type BenchDatabase, type BenchProvider } from './database.ts'
 import { measureFeed } from './feed.ts'
 import type { ServerSettings } from './server.ts'
 import { startServer as spawnServer, type Server } from './server-process.ts'
@@ -54,8 +54,8 @@ const { values } = parseArgs({
     only: { type: 'string' }
   }
 })
-if (values.only !== undefined && values.only !== 'restart' && values.only !== 'feed') {
-  console.error('--only takes restart or feed')
+if (values.only !== undefined && values.only !== 'restart' && values.only !== 'feed' && values.only !== 'warm') {
+  console.error('--only takes warm, restart or feed')
   process.exit(1)
 }
 const all = values.only === undefined
@@ -70,7 +70,7 @@ const restartKeys = quick ? 300 : Number(values.restart)
 const revocations = quick ? 10 : Number(values.revocations)
 const FAST = { ln: 10 }
 
-if (all && spawnSync('wrk', ['--version']).error !== undefined) {
+if ((all || values.only === 'warm') && spawnSync('wrk', ['--version']).error !== undefined) {
   console.error('npm run bench needs wrk, the HTTP load generator: apt-get install wrk (Debian, Ubuntu), brew install wrk (macOS)')
   process.exit(1)
 }
@@ -193,17 +193,75 @@ const serve = async (settings: ServerSettings): Promise<Server> => {
   return server
 }
 
+// The one-key rows: the open route, the bar to beat, ours, and ours with
+// #14's features on (suspension, an allowlist the key has, usage counting).
+async function warmTargets (): Promise<{ one: string, targets: Target[] }> {
+  const [one] = await createKeys(sqlite, 1)
+  const [listed] = await createKeyRecords(sqlite, 1)
+  await allowFrom(sqlite, listed.id, '10.0.0.0/8 127.0.0.0/8 2001:db8::/32')
+  const bearerKey = 'a'.repeat(32)
+  const targets: Target[] = [
+    { id: 'a', name: 'Fastify, open route', server: await serve({ guard: 'none' }), path: '/open' },
+    { id: 'b', name: '@fastify/bearer-auth, 1 key', server: await serve({ guard: 'bearer', bearerKey }), path: '/protected', headers: { authorization: `Bearer ${bearerKey}` } },
+    { id: 'c', name: 'ours, 1 key, warm', server: await serve({ guard: 'api-key', database: sqlite }), path: '/protected', headers: { authorization: `Api-Key ${one}` } },
+    {
+      id: 'c2',
+      name: 'ours, 1 key, warm, with suspension, usage counting and an IP allowlist the key has (3 ranges)',
+      server: await serve({ guard: 'api-key', database: sqlite, features: true }),
+      path: '/protected',
+      headers: { authorization: `Api-Key ${listed.key}` }
+    }
+  ]
+  return { one, targets }
+}
+
+async function measureTable (targets: Target[]): Promise<Map<string, Round[]>> {
+  const results = new Map<string, Round[]>(targets.map((target) => [target.id, []]))
+  for (let round = 0; round < rounds; round++) {
+    log(`round ${round + 1} of ${rounds}`)
+    // Each round starts at another row, so no row always follows the same one.
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[(i + round) % targets.length]
+    ;(results.get(target.id) as Round[]).push(await measureRound(target))
+    }
+  }
+  return results
+}
+
+function printTable (targets: Target[], results: Map<string, Round[]>): void {
+  const open = results.get('a') as Round[]
+  const share = median(open.map((r) => r.cpuShare))
+  console.log(`The open route kept its server at ${fixed(share * 100, 0)}% of a core (median of rounds; ${open.map((r) => fixed(r.cpuShare * 100, 0)).join(', ')}%): ` +
+  (share >= 0.9 ? 'server-bound, wrk is not the ceiling.\n' : 'NOT server-bound: wrk or the machine is the ceiling, the ratios below understate the cost.\n'))
+  console.log('| row | target | req/s | ratio to (a), median (min–max) | server CPU µs/req (vs a) | p50 ms | p99 ms | non-2xx |')
+  console.log('|---|---|---|---|---|---|---|---|')
+  const openCpu = median(open.map((r) => r.cpuPerRequest))
+  for (const target of targets) {
+    const rows = results.get(target.id) as Round[]
+    const ratios = rows.map((r, i) => r.rps / open[i].rps)
+    const cpu = median(rows.map((r) => r.cpuPerRequest))
+    console.log(`| ${target.id} | ${target.name} | ${fixed(median(rows.map((r) => r.rps)), 0)} | ${fixed(median(ratios), 3)} (${fixed(Math.min(...ratios), 3)}–${fixed(Math.max(...ratios), 3)}) | ` +
+    `${fixed(cpu, 1)} (${cpu >= openCpu ? '+' : ''}${fixed(cpu - openCpu, 1)}) | ${fixed(median(rows.map((r) => r.p50)))} | ${fixed(median(rows.map((r) => r.p99)))} | ${rows.reduce((sum, r) => sum + r.bad, 0)} |`)
+  }
+  const c = results.get('c')
+  const c2 = results.get('c2')
+  if (c !== undefined && c2 !== undefined) {
+    const extra = median(c2.map((r) => r.cpuPerRequest)) - median(c.map((r) => r.cpuPerRequest))
+    console.log(`\n(c2) the features' cost over (c): ${extra >= 0 ? '+' : ''}${fixed(extra, 1)} µs server CPU per request (goal: at most +1 µs).`)
+  }
+}
+
 try {
+  if (values.only === 'warm') {
+    // The one-key rows alone (a, b, c, c2): a few minutes, for a change to the warm path.
+    log('creating keys...')
+    const { targets } = await warmTargets()
+    printTable(targets, await measureTable(targets))
+  }
   if (all) {
     log('creating keys...')
-    const [one] = await createKeys(sqlite, 1)
+    const { one, targets } = await warmTargets()
     const many = await createKeys(sqlite, manyKeys, FAST)
-    const bearerKey = 'a'.repeat(32)
-    const targets: Target[] = [
-      { id: 'a', name: 'Fastify, open route', server: await serve({ guard: 'none' }), path: '/open' },
-      { id: 'b', name: '@fastify/bearer-auth, 1 key', server: await serve({ guard: 'bearer', bearerKey }), path: '/protected', headers: { authorization: `Bearer ${bearerKey}` } },
-      { id: 'c', name: 'ours, 1 key, warm', server: await serve({ guard: 'api-key', database: sqlite }), path: '/protected', headers: { authorization: `Api-Key ${one}` } }
-    ]
     // As a team with many keys runs it: the change feed on, so rows are trusted a minute.
     const manyServer = await serve({ guard: 'api-key', database: sqlite, scrypt: FAST, changeFeed: true })
     log(`warming ${many.length} keys...`)
@@ -214,29 +272,7 @@ try {
       targets.push({ id: `e ${provider}`, name: `ours, cacheTtl 0 (a read per check; concurrent checks of one key share it), ${provider}`, server: await serve({ guard: 'api-key', database: db, cacheTtl: 0 }), path: '/protected', headers: { authorization: `Api-Key ${key}` } })
     }
 
-    const results = new Map<string, Round[]>(targets.map((target) => [target.id, []]))
-    for (let round = 0; round < rounds; round++) {
-      log(`round ${round + 1} of ${rounds}`)
-      // Each round starts at another row, so no row always follows the same one.
-      for (let i = 0; i < targets.length; i++) {
-        const target = targets[(i + round) % targets.length]
-      ;(results.get(target.id) as Round[]).push(await measureRound(target))
-      }
-    }
-    const open = results.get('a') as Round[]
-    const share = median(open.map((r) => r.cpuShare))
-    console.log(`The open route kept its server at ${fixed(share * 100, 0)}% of a core (median of rounds; ${open.map((r) => fixed(r.cpuShare * 100, 0)).join(', ')}%): ` +
-    (share >= 0.9 ? 'server-bound, wrk is not the ceiling.\n' : 'NOT server-bound: wrk or the machine is the ceiling, the ratios below understate the cost.\n'))
-    console.log('| row | target | req/s | ratio to (a), median (min–max) | server CPU µs/req (vs a) | p50 ms | p99 ms | non-2xx |')
-    console.log('|---|---|---|---|---|---|---|---|')
-    const openCpu = median(open.map((r) => r.cpuPerRequest))
-    for (const target of targets) {
-      const rows = results.get(target.id) as Round[]
-      const ratios = rows.map((r, i) => r.rps / open[i].rps)
-      const cpu = median(rows.map((r) => r.cpuPerRequest))
-      console.log(`| ${target.id} | ${target.name} | ${fixed(median(rows.map((r) => r.rps)), 0)} | ${fixed(median(ratios), 3)} (${fixed(Math.min(...ratios), 3)}–${fixed(Math.max(...ratios), 3)}) | ` +
-      `${fixed(cpu, 1)} (${cpu >= openCpu ? '+' : ''}${fixed(cpu - openCpu, 1)}) | ${fixed(median(rows.map((r) => r.p50)))} | ${fixed(median(rows.map((r) => r.p99)))} | ${rows.reduce((sum, r) => sum + r.bad, 0)} |`)
-    }
+    printTable(targets, await measureTable(targets))
     console.log(`\n(d) warm-up: ${warmed.keys} first checks in ${fixed(warmed.seconds, 1)} s.`)
 
     // The many-keys server left alone: what it costs idle (its change feed's polls), and its longest event-loop turn.

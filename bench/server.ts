@@ -23,6 +23,8 @@ export interface ServerSettings {
   /** count Prisma's SQL statements (for /__stats) */
   countQueries?: boolean
   pepper?: string
+  /** suspension, ipAllowlist and the usage history on (#14's warm-path cost) */
+  features?: boolean
 }
 
 const settings = JSON.parse(process.env.BENCH_SERVER ?? '{}') as ServerSettings
@@ -56,7 +58,8 @@ if (settings.guard === 'api-key') {
     throttleDelay: settings.throttleDelay,
     maxFailures: settings.maxFailures,
     failureWindow: settings.failureWindow,
-    pepper: settings.pepper
+    pepper: settings.pepper,
+    ...(settings.features === true ? { suspension: true, ipAllowlist: true, usage: { model: db.prisma.apiKeyUsage } } : {})
   })
   app.get('/protected', { config: { apiKey: true } }, async () => ({ hello: 'world' }))
   app.post<{ Params: { id: string } }>('/__revoke/:id', async (request) => await app.apiKeys.revoke(request.params.id))
