@@ -31,6 +31,8 @@ export const errors = {
   IP_NOT_ALLOWED: createError('FST_API_KEY_IP_NOT_ALLOWED', 'API key is not allowed from this address', 403),
   FORBIDDEN: createError('FST_API_KEY_FORBIDDEN', 'API key is not allowed to access this route', 403),
   MISSING_SCOPE: createError('FST_API_KEY_MISSING_SCOPE', 'API key lacks the scope %s', 403),
+  // Out of credits (the credits feature); Retry-After says when the next refill is due, if one is.
+  USAGE_EXCEEDED: createError('FST_API_KEY_USAGE_EXCEEDED', 'API key has used up its credits', 429),
   THROTTLED: createError('FST_API_KEY_THROTTLED', 'Too many failed attempts for this API key, try again later', 429),
   BUSY: createError('FST_API_KEY_BUSY', 'Too many API keys waiting to be checked, try again later', 503),
   UNAVAILABLE: createError('FST_API_KEY_UNAVAILABLE', 'API key store is unavailable, try again later', 503),

@@ -2,6 +2,7 @@ import { badArgument, isPlainObject } from './checks.js'
 import { errors } from './errors.js'
 import { MAX_GRACE_PERIOD } from './expiry.js'
 import { readAllowlist } from './ip-allowlist.js'
+import { MAX_CREDITS, readRefill } from './refill.js'
 import { serializeScopes } from './scopes.js'
 import { statusesOf, statusWhere, type ApiKeyStatus } from './status.js'
 import type { GrantableScope } from './types.js'
@@ -15,6 +16,10 @@ export interface CreateInput {
   expiresAt?: Date | null
   /** What the key may do (docs/scopes.md); none by default. */
   scopes?: GrantableScope[]
+  /** Calls the key may make (the credits feature); null or none: unlimited. */
+  credits?: number | null
+  /** When its credits come back, e.g. 'day:1000', 'month:1:50000', 'every:3600:100', ':add' at the end to add (docs/usage.md). */
+  creditRefill?: string | null
   /** Extra columns of a custom model (e.g. organizationId). */
   [field: string]: unknown
 }
@@ -42,7 +47,7 @@ export interface UsageInput {
 }
 
 // Columns the library owns: a caller may not set them through create/update.
-const RESERVED = ['id', 'prefix', 'hashedKey', 'previousHashedKey', 'previousKeyExpiresAt', 'createdAt', 'lastUsedAt', 'keyHmac']
+const RESERVED = ['id', 'prefix', 'hashedKey', 'previousHashedKey', 'previousKeyExpiresAt', 'createdAt', 'lastUsedAt', 'keyHmac', 'creditsRefilledAt']
 
 export function checkId (id: unknown, secret: RegExp): asserts id is string {
   if (typeof id !== 'string' || id === '') badArgument('id', 'expected a non-empty string')
@@ -91,16 +96,42 @@ export function checkCreate (input: CreateInput, secret: RegExp, features: Featu
   if (!isPlainObject(input)) badArgument('input', 'expected an object such as { name }')
   if (input.name === undefined) throw new errors.NAME_REQUIRED()
   if (input.revoked !== undefined) badArgument('revoked', 'a new key cannot be created revoked')
-  return { ...checkFields(checkFeatures(input, features), secret, true), expiresAt: input.expiresAt ?? null }
+  if (input.creditRefill !== undefined && input.creditRefill !== null && (input.credits === undefined || input.credits === null)) {
+    badArgument('creditRefill', 'needs credits: a key without credits is unlimited, there is nothing to refill')
+  }
+  return anchorRefills({ ...checkFields(checkFeatures(input, features), secret, true), expiresAt: input.expiresAt ?? null })
+}
+
+// A balance or a policy given: the refill schedule counts from now.
+function anchorRefills (changes: Record<string, unknown>): Record<string, unknown> {
+  return changes.credits === undefined && changes.creditRefill === undefined ? changes : { ...changes, creditsRefilledAt: new Date() }
 }
 
 export const SUSPENSION_OFF = 'pass suspension: true to the plugin or createApiKeyManager (the model needs a `disabled Boolean @default(false)` column)'
 const ALLOWLIST_OFF = 'pass ipAllowlist: true to the plugin or createApiKeyManager (the model needs an `allowedIps String?` column)'
+export const CREDITS_OFF = 'pass credits: true to the plugin or createApiKeyManager (the model needs `credits Int?`, `creditRefill String?` and `creditsRefilledAt DateTime?` columns)'
 
 /** The optional features whose columns create and update may write. */
 export interface Features {
   suspension: boolean
   ipAllowlist: boolean
+  credits: boolean
+}
+
+function checkCredits (data: Record<string, unknown>, features: Features): Record<string, unknown> {
+  if (data.credits === undefined && data.creditRefill === undefined) return data
+  if (!features.credits) throw new errors.FEATURE_OFF('credits', CREDITS_OFF)
+  const { credits, creditRefill } = data
+  if (credits !== undefined && credits !== null && !(Number.isInteger(credits) && (credits as number) >= 0 && (credits as number) <= MAX_CREDITS)) {
+    badArgument('credits', `expected an integer from 0 to ${MAX_CREDITS}, or null for unlimited`)
+  }
+  const changes: Record<string, unknown> = { ...data }
+  if (creditRefill !== undefined) {
+    const policy = readRefill(creditRefill)
+    if ('problem' in policy) badArgument('creditRefill', policy.problem)
+    changes.creditRefill = policy.value
+  }
+  return changes
 }
 
 // The features' columns: a model without a feature may lack its column.
@@ -110,6 +141,7 @@ function checkFeatures (data: Record<string, unknown>, features: Features): Reco
     if (!features.suspension) throw new errors.FEATURE_OFF('suspension', SUSPENSION_OFF)
     if (typeof data.disabled !== 'boolean') badArgument('disabled', 'expected a boolean')
   }
+  data = checkCredits(data, features)
   if (data.allowedIps === undefined) return data
   if (!features.ipAllowlist) throw new errors.FEATURE_OFF('ipAllowlist', ALLOWLIST_OFF)
   const allowlist = readAllowlist(data.allowedIps)
@@ -120,7 +152,7 @@ function checkFeatures (data: Record<string, unknown>, features: Features): Reco
 export function checkUpdate (data: Record<string, unknown>, secret: RegExp, features: Features): Record<string, unknown> {
   if (!isPlainObject(data)) badArgument('data', 'expected an object')
   if (data.revoked !== undefined && typeof data.revoked !== 'boolean') badArgument('revoked', 'expected a boolean')
-  return checkFields(checkFeatures(data, features), secret)
+  return anchorRefills(checkFields(checkFeatures(data, features), secret))
 }
 
 /** The Prisma arguments of a list() call. */
@@ -143,6 +175,14 @@ export function checkGrace (input: RotateInput): number {
     badArgument('gracePeriod', `expected milliseconds, an integer from 0 to ${MAX_GRACE_PERIOD} (a year)`)
   }
   return gracePeriod
+}
+
+/** The most a call can cost (a route's `cost`, spend()'s). */
+export const MAX_COST = 1_000_000
+
+export function checkCost (apiKey: unknown, cost: unknown): void {
+  if (!isPlainObject(apiKey) || typeof (apiKey as { id?: unknown }).id !== 'string') badArgument('apiKey', 'expected a verified key record (result.apiKey)')
+  if (!Number.isInteger(cost) || (cost as number) < 0 || (cost as number) > MAX_COST) badArgument('cost', `expected an integer from 0 to ${MAX_COST}`)
 }
 
 export function checkRecord (apiKey: unknown): void {

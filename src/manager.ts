@@ -1,10 +1,11 @@
+import { CreditLedger, type CreditRecord, type Payment } from './credits.js'
 import { listenForChanges, pollChangeLog, type ChangeFeed, type ChangeHandlers } from './change-feed.js'
 import { errors } from './errors.js'
 import { Hasher } from './hasher.js'
 import { generateKey, keyInText, keyPattern } from './key-format.js'
 import { LastUsedWriter } from './last-used.js'
 import {
-  checkCreate, checkGrace, checkId, checkList, checkRecord, checkUpdate, checkUsage, SUSPENSION_OFF, type CreateInput, type Features, type ListInput, type RotateInput, type UsageInput
+  checkCost, checkCreate, checkGrace, checkId, checkList, checkRecord, checkUpdate, checkUsage, CREDITS_OFF, SUSPENSION_OFF, type CreateInput, type Features, type ListInput, type RotateInput, type UsageInput
 } from './manager-input.js'
 import { normalizeManagerOptions, type ApiKeyManagerOptions, type ManagerSettings } from './options.js'
 import { keyStatus, statusesOf, type ApiKeyStatus } from './status.js'
@@ -16,6 +17,7 @@ import { Verifier } from './verifier.js'
 
 export type { CreateInput, ListInput, RotateInput, UsageInput } from './manager-input.js'
 export type { UsagePeriod } from './usage-store.js'
+export type { Payment } from './credits.js'
 export type { VerifyFailure, VerifyResult } from './types.js'
 
 /**
@@ -51,6 +53,22 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
    * when it needs the database or a hash: then call verify.
    */
   verifyCached (key: string, ip?: ClientAddress): VerifyResult<R> | null
+  /**
+   * Pays `cost` credits (default 1) of a verified key (the credits feature):
+   * `{ paid: true }`, or `{ paid: false, retryAfter }` (seconds until the
+   * next refill, null when none is due). The plugin calls it for every
+   * route; call it yourself after verify() outside Fastify. A key without
+   * credits always pays. Throws FST_API_KEY_UNAVAILABLE when the store
+   * cannot answer, FST_API_KEY_FEATURE_OFF without the option.
+   * @example
+   * const payment = await manager.spend(result.apiKey, 5)
+   * if (!payment.paid) console.log(`out of credits, try again in ${payment.retryAfter} s`)
+   */
+  spend (apiKey: R, cost?: number): Promise<Payment>
+  /** spend's answer from this instance's reserved credits, synchronously; null when it needs the database: then call spend. */
+  spendCached (apiKey: R, cost: number): Payment | null
+  /** The key's credits left, as this instance knows them (its reserved ones included); null for unlimited. */
+  balance (apiKey: R): number | null
   /** One key's record by id, or null. */
   get (id: string): Promise<R | null>
   /**
@@ -106,7 +124,7 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
   usage (id: string, input?: UsageInput): Promise<UsagePeriod[]>
   /** Writes pending lastUsedAt marks and usage counts now (close() does it too). */
   flush (): Promise<void>
-  /** Flushes lastUsedAt and usage counts, and stops the hashing threads; the manager cannot verify or create after it. */
+  /** Flushes lastUsedAt and usage counts, gives back reserved credits, and stops the hashing threads; the manager cannot verify or create after it. */
   close (): Promise<void>
 }
 
@@ -131,8 +149,8 @@ export function createApiKeyManager<R extends ApiKeyRecord = RegisteredApiKey> (
 
 /** A manager, and when its change feed is running (at once without one; rejects with NOT_MIGRATED). */
 export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: ManagerSettings): { manager: ApiKeyManager<R>, ready: Promise<void> } {
-  const { suspension, ipAllowlist } = settings
-  const features = { suspension, ipAllowlist }
+  const { suspension, ipAllowlist, credits } = settings
+  const features = { suspension, ipAllowlist, credits }
   const store = new Store<R>(settings.model, { include: settings.include, hmac: settings.pepper !== null, ...features })
   const hasher = new Hasher(settings.scrypt, settings.hashThreads, settings.hashQueue)
   const { brand } = settings
@@ -146,8 +164,10 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     throttle: settings.throttle,
     usable: settings.usable as UsableCheck<R> | null,
     pepper: settings.pepper,
+    credits,
     onError: onBackgroundError
   })
+  const ledger = credits ? new CreditLedger(store) : null
   const lastUsed = new LastUsedWriter(store, settings.lastUsedInterval, onBackgroundError)
   const history = usageHistory(settings)
   const feed = startFeed(settings, {
@@ -234,6 +254,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     if (changes.disabled === false && changes.revoked !== true && (await store.get({ id }))?.revoked === true) throw new errors.ENABLE_REVOKED(id)
     const updated = await store.update(id, changes)
     if (updated === null) throw new errors.NOT_FOUND(id)
+    if (changes.credits !== undefined) ledger?.forget(id)
     verifier.invalidate(updated.prefix)
     return updated
   }
@@ -260,6 +281,18 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     throw new errors.ROTATE_CONFLICT(id, ROTATE_ATTEMPTS)
   }
 
+  function creditsOn (): CreditLedger {
+    if (ledger === null) throw new errors.FEATURE_OFF('credits', CREDITS_OFF)
+    return ledger
+  }
+
+  async function spend (apiKey: R, cost = 1): Promise<Payment> {
+    const accounts = creditsOn()
+    checkOpen('spend credits')
+    checkCost(apiKey, cost)
+    return await accounts.spend(apiKey as CreditRecord, cost)
+  }
+
   const suspend = async (id: string, disabled: boolean): Promise<R> => {
     if (!suspension) throw new errors.FEATURE_OFF('suspension', SUSPENSION_OFF)
     return await update(id, { disabled })
@@ -272,6 +305,9 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     create,
     verify,
     verifyCached,
+    spend,
+    spendCached: (apiKey, cost) => closed ? null : creditsOn().spendCached(apiKey as CreditRecord, cost, Date.now()),
+    balance: (apiKey) => creditsOn().balance(apiKey as CreditRecord),
     get,
     list,
     update,
@@ -291,7 +327,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
       await feed?.close()
       verifier.close()
       try {
-        await settle([lastUsed.close(), history?.counter.close()])
+        await settle([lastUsed.close(), history?.counter.close(), ledger?.close()])
       } finally {
         await hasher.close()
       }

@@ -70,6 +70,16 @@ export interface ApiKeyManagerOptions {
    * manager.usage() (docs/usage.md).
    */
   usage?: UsageOption
+  /**
+   * Usage-limited keys: create and update take `credits` (calls left, null
+   * for unlimited) and `creditRefill` (e.g. 'day:1000'); a route's
+   * `config.apiKey.cost` is what a call spends (default 1), and a key that
+   * cannot pay gets 429 FST_API_KEY_USAGE_EXCEEDED. Credits are reserved from
+   * the database in blocks, never overspent across instances (docs/usage.md).
+   * The model needs `credits Int?`, `creditRefill String?` and
+   * `creditsRefilledAt DateTime?` columns. Default false.
+   */
+  credits?: boolean
   /** Called with errors that have no caller to go to (a failed lastUsedAt or re-hash write); default: a process warning (the plugin logs them). */
   onBackgroundError?: (err: unknown) => void
 }
@@ -121,6 +131,7 @@ export interface ManagerSettings {
   pepper: readonly KeyObject[] | null
   suspension: boolean
   ipAllowlist: boolean
+  credits: boolean
   usage: UsageSettings | null
   onBackgroundError: (err: unknown) => void
 }
@@ -131,7 +142,7 @@ export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 12, r: 8, p: 1 }
 
 export const MANAGER_OPTIONS = [
   'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'changeFeed', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
-  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'suspension', 'ipAllowlist', 'usage', 'onBackgroundError'
+  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'suspension', 'ipAllowlist', 'credits', 'usage', 'onBackgroundError'
 ] as const
 
 export const DEFAULTS = {
@@ -239,6 +250,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
   if (o.pepper !== undefined && pepper === null) fail('pepper', PEPPER_RULE)
   if (o.suspension !== undefined && typeof o.suspension !== 'boolean') fail('suspension', 'expected true (disable and enable keys) or false')
   if (o.ipAllowlist !== undefined && typeof o.ipAllowlist !== 'boolean') fail('ipAllowlist', 'expected true (keys may list the addresses they are used from) or false')
+  if (o.credits !== undefined && typeof o.credits !== 'boolean') fail('credits', 'expected true (keys may have a number of calls left, and refills) or false')
   if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') fail('onBackgroundError', 'expected a function (err) => void')
   const feed = changeFeed(o.changeFeed)
   const lastUsedInterval = integer(o, 'lastUsedInterval', 0, DAY)
@@ -264,6 +276,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
     pepper,
     suspension: o.suspension === true,
     ipAllowlist: o.ipAllowlist === true,
+    credits: o.credits === true,
     usage: usage(o.usage, lastUsedInterval),
     onBackgroundError: (o.onBackgroundError as ManagerSettings['onBackgroundError'] | undefined) ?? warn
   }

@@ -2,13 +2,13 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, 
 import fp from 'fastify-plugin'
 import { fromCustom, fromHeader, type Presented } from './credentials.js'
 import { errors } from './errors.js'
-import { buildManager, type ApiKeyManager, type VerifyFailure, type VerifyResult } from './manager.js'
+import { buildManager, type ApiKeyManager, type Payment, type VerifyFailure, type VerifyResult } from './manager.js'
 import { normalizePluginOptions, type ApiKeyPluginOptions, type PluginSettings } from './plugin-options.js'
 import { markProtected, registerName } from './route-check.js'
 import { readRouteConfig, REQUIRED, type RouteSettings } from './route-config.js'
 import { missingScope } from './scopes.js'
 import { Store } from './store.js'
-import type { RegisteredApiKey } from './types.js'
+import type { ApiKeyRecord, RegisteredApiKey } from './types.js'
 import { UsageStore } from './usage-store.js'
 import { MALFORMED } from './verifier.js'
 
@@ -21,6 +21,7 @@ const FAILURES: Record<VerifyFailure, new () => Error> = {
   disabled: errors.DISABLED,
   unusable: errors.UNUSABLE,
   ip_not_allowed: errors.IP_NOT_ALLOWED,
+  usage_exceeded: errors.USAGE_EXCEEDED,
   throttled: errors.THROTTLED
 }
 
@@ -45,8 +46,8 @@ function createChecks (settings: PluginSettings, manager: ApiKeyManager): Checks
 
   function settle (request: FastifyRequest, reply: FastifyReply, route: RouteSettings, result: VerifyResult): Outcome {
     if (!result.valid) {
-      // A 403: the key proved itself, a challenge would not help.
-      if (result.reason !== 'ip_not_allowed') reply.header('www-authenticate', invalid)
+      // A 403 or 429: the key proved itself, a challenge would not help.
+      if (result.reason !== 'ip_not_allowed' && result.reason !== 'usage_exceeded') reply.header('www-authenticate', invalid)
       // `reason` reaches the logs (the error is logged whole) but not the
       // caller: Fastify's error reply has statusCode, code, error, message.
       return Object.assign(new FAILURES[result.reason](), { reason: result.reason })
@@ -62,8 +63,24 @@ function createChecks (settings: PluginSettings, manager: ApiKeyManager): Checks
       const scope = missingScope(apiKey, route.scopes)
       if (scope !== null) return new errors.MISSING_SCOPE(scope)
     }
-    if (route.authorize === null) return undefined
-    return Promise.resolve(route.authorize(apiKey, request)).then((allowed) => allowed === true ? undefined : new errors.FORBIDDEN())
+    // Paid last: a call refused for its scopes or by authorize costs nothing.
+    if (route.authorize === null) return pay(reply, route, apiKey)
+    return Promise.resolve(route.authorize(apiKey, request)).then((allowed) => allowed === true ? pay(reply, route, apiKey) : new errors.FORBIDDEN())
+  }
+
+  // Without the credits feature, every call is free (a key with credits was refused by the check).
+  const pay = !settings.manager.credits
+    ? (): Outcome => undefined
+    : (reply: FastifyReply, route: RouteSettings, apiKey: ApiKeyRecord): Outcome => {
+        const payment = manager.spendCached(apiKey, route.cost)
+        if (payment !== null) return paid(reply, payment)
+        return manager.spend(apiKey, route.cost).then((payment) => paid(reply, payment), (err) => unavailable(reply, err))
+      }
+
+  function paid (reply: FastifyReply, payment: Payment): Error | undefined {
+    if (payment.paid) return undefined
+    if (payment.retryAfter !== null) reply.header('retry-after', String(payment.retryAfter))
+    return new errors.USAGE_EXCEEDED()
   }
 
   // 503s (store unreachable, hash queue full) are worth a retry soon.
@@ -180,21 +197,21 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
       'in its scope, are checked; import fastify-prisma-api-key before calling Fastify() (docs/security.md)')
   }
   fastify.addHook('onRoute', (route) => {
-    const config = readRouteConfig(route.config as Record<string, unknown> | undefined, decorator, `${String(route.method)} ${route.url}`)
+    const config = readRouteConfig(route.config as Record<string, unknown> | undefined, decorator, `${String(route.method)} ${route.url}`, settings.manager.credits)
     if (config === null) return
     addHook(route, settings.hook, checks.hook(config))
     markProtected(route, decorator)
     if (securityScheme !== null) document(route, securityScheme, config)
   })
 
-  const { model, include, pepper, suspension, ipAllowlist, usage } = settings.manager
+  const { model, include, pepper, suspension, ipAllowlist, credits, usage } = settings.manager
   // Fastify fills in pluginTimeout's default (10 s); 0 turns the timeout off.
   const half = (fastify.initialConfig.pluginTimeout as number) / 2
   const wait = half > 0 ? Math.min(STARTUP_WAIT, half) : STARTUP_WAIT
   fastify.addHook('onReady', async () => {
     // The usage table after the key table: its rows name a key.
     const check = async (): Promise<void> => {
-      await new Store(model, { include, hmac: pepper !== null, suspension, ipAllowlist }).check()
+      await new Store(model, { include, hmac: pepper !== null, suspension, ipAllowlist, credits }).check()
       if (usage !== null) await new UsageStore(usage.model).check()
     }
     await checkStore(check, fastify.log, wait)

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { errors } from './errors.js'
+import { MAX_COST } from './manager-input.js'
 import { isScopeName, SCOPE_NAME_RULE } from './scopes.js'
 import type { ApiKeyRecord, ApiKeyScope } from './types.js'
 
@@ -10,6 +11,8 @@ export interface ApiKeyRouteOptions<R extends ApiKeyRecord = ApiKeyRecord> {
   scopes?: readonly ApiKeyScope[]
   /** The route's own permission check; anything but `true` is a 403. */
   authorize?: (apiKey: R, request: FastifyRequest) => boolean | Promise<boolean>
+  /** The credits a call spends (the credits feature): an integer, 0 for free; default 1. */
+  cost?: number
 }
 
 export type ApiKeyRouteConfig<R extends ApiKeyRecord = ApiKeyRecord> = boolean | ApiKeyRouteOptions<R>
@@ -18,10 +21,11 @@ export interface RouteSettings {
   optional: boolean
   scopes: readonly string[]
   authorize: NonNullable<ApiKeyRouteOptions<any>['authorize']> | null
+  cost: number
 }
 
-export const REQUIRED: RouteSettings = Object.freeze({ optional: false, scopes: Object.freeze([]), authorize: null })
-const KNOWN = ['optional', 'scopes', 'authorize']
+export const REQUIRED: RouteSettings = Object.freeze({ optional: false, scopes: Object.freeze([]), authorize: null, cost: 1 })
+const KNOWN = ['optional', 'scopes', 'authorize', 'cost']
 
 // The same key with another case, `_` or `-`, or a final s (`apikey`,
 // `api_key`, `apiKeys`): most likely meant as `key`, and the route would be
@@ -40,8 +44,9 @@ export function askedAs (routeConfig: Record<string, unknown>, key: string): str
 }
 
 // Read once per route, when it is added: a bad value stops the app at startup
-// instead of failing (or, worse, passing) on the first request.
-export function readRouteConfig (routeConfig: Record<string, unknown> | undefined, key: string, route: string): RouteSettings | null {
+// instead of failing (or, worse, passing) on the first request. `credits`:
+// the plugin's credits feature is on (a cost without it would charge nothing).
+export function readRouteConfig (routeConfig: Record<string, unknown> | undefined, key: string, route: string, credits = false): RouteSettings | null {
   if (routeConfig === undefined) return null
   const near = nearMiss(routeConfig, key)
   if (near !== undefined) throw new errors.INVALID_ROUTE_CONFIG(near, route, `did you mean config.${key}? (route config keys are case-sensitive)`)
@@ -50,7 +55,7 @@ export function readRouteConfig (routeConfig: Record<string, unknown> | undefine
   if (value === true) return REQUIRED
   const fail = (message: string): never => { throw new errors.INVALID_ROUTE_CONFIG(key, route, message) }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return fail('expected true, false or an object { optional, scopes, authorize }')
+    return fail('expected true, false or an object { optional, scopes, authorize, cost }')
   }
   const config = value as Record<string, unknown>
   for (const name of Object.keys(config)) {
@@ -63,9 +68,13 @@ export function readRouteConfig (routeConfig: Record<string, unknown> | undefine
   // A route names exact scopes; wildcards are for keys.
   if (bad !== undefined) fail(`${JSON.stringify(bad)} is not a scope name: ${SCOPE_NAME_RULE}`)
   if (config.authorize !== undefined && typeof config.authorize !== 'function') fail('authorize must be a function')
+  const { cost = 1 } = config
+  if (config.cost !== undefined && !credits) fail('cost needs the credits option: pass credits: true to the plugin (docs/usage.md), or leave cost out')
+  if (!Number.isInteger(cost) || (cost as number) < 0 || (cost as number) > MAX_COST) fail(`cost must be an integer from 0 to ${MAX_COST}`)
   return {
     optional: config.optional === true,
     scopes: Object.freeze([...(scopes as string[])]),
-    authorize: (config.authorize as RouteSettings['authorize']) ?? null
+    authorize: (config.authorize as RouteSettings['authorize']) ?? null,
+    cost: cost as number
   }
 }

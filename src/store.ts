@@ -1,4 +1,5 @@
 import { errors } from './errors.js'
+import { MAX_CREDITS } from './refill.js'
 import type { ApiKeyRecord, StoredApiKey } from './types.js'
 
 // Typed structurally, as Prisma's delegates (`prisma.apiKey`) are generic in
@@ -65,7 +66,19 @@ export interface StoreFeatures {
   suspension?: boolean
   /** The ipAllowlist feature: the model has an `allowedIps` column. */
   ipAllowlist?: boolean
+  /** The credits feature: the model has `credits`, `creditRefill` and `creditsRefilledAt` columns. */
+  credits?: boolean
 }
+
+/** A key's credits as the database holds them now (src/credits.ts). */
+export interface CreditRow {
+  credits: number | null
+  creditRefill: string | null
+  creditsRefilledAt: Date | null
+  createdAt: Date
+}
+
+const CREDIT_COLUMNS = { credits: true, creditRefill: true, creditsRefilledAt: true, createdAt: true } as const
 
 export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   readonly #model: ApiKeyDelegate
@@ -74,13 +87,15 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   readonly #hmac: boolean
   readonly #suspension: boolean
   readonly #ipAllowlist: boolean
+  readonly #credits: boolean
 
-  constructor (model: ApiKeyDelegate, { include, hmac = false, suspension = false, ipAllowlist = false }: StoreFeatures = {}) {
+  constructor (model: ApiKeyDelegate, { include, hmac = false, suspension = false, ipAllowlist = false, credits = false }: StoreFeatures = {}) {
     this.#model = model
     this.#include = include
     this.#hmac = hmac
     this.#suspension = suspension
     this.#ipAllowlist = ipAllowlist
+    this.#credits = credits
     this.#public = include === undefined ? { omit: OMIT_HASH } : { omit: OMIT_HASH, include }
   }
 
@@ -197,12 +212,57 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
     }
   }
 
+  /** A key's credits now; null when no key has that id. */
+  async creditsOf (id: string): Promise<CreditRow | null> {
+    try {
+      return await this.#model.findUnique({ where: { id }, select: CREDIT_COLUMNS })
+    } catch (err) {
+      return translate(err)
+    }
+  }
+
+  /** Takes `count` credits if the key has that many: one conditional update, so the balance never goes below zero. */
+  async takeCredits (id: string, count: number): Promise<boolean> {
+    try {
+      const { count: updated } = await this.#model.updateMany({ where: { id, credits: { gte: count } }, data: { credits: { decrement: count } } })
+      return updated === 1
+    } catch (err) {
+      return translate(err)
+    }
+  }
+
+  /** A refill, compare-and-set on what was read: false when another instance refilled or spent meanwhile. */
+  async refillCredits (id: string, read: CreditRow, credits: number, at: Date): Promise<boolean> {
+    try {
+      const { count } = await this.#model.updateMany({
+        where: { id, credits: read.credits, creditsRefilledAt: read.creditsRefilledAt },
+        data: { credits, creditsRefilledAt: at }
+      })
+      return count === 1
+    } catch (err) {
+      return translate(err)
+    }
+  }
+
+  /**
+   * Gives back reserved credits, unless the key was refilled (or its credits
+   * set) since they were reserved: a refill replaced them, and credits set
+   * by hand are what the operator chose.
+   */
+  async returnCredits (id: string, count: number, anchor: Date | null): Promise<void> {
+    try {
+      await this.#model.updateMany({ where: { id, creditsRefilledAt: anchor, credits: { not: null, lte: MAX_CREDITS - count } }, data: { credits: { increment: count } } })
+    } catch (err) {
+      translate(err)
+    }
+  }
+
   /**
    * The plugin's startup check: one read (of no row), with the include, and
    * with a pepper one more, of keyHmac. A missing table or column means the
    * migrations were not applied; a validation error, an include naming no
    * relation, a model that is not a key model, or one without a column an
-   * option needs (the pepper's, suspension's, ipAllowlist's); anything else, a store that
+   * option needs (the pepper's, suspension's, ipAllowlist's, credits'); anything else, a store that
    * cannot answer (UNAVAILABLE).
    */
   async check (): Promise<void> {
@@ -224,6 +284,10 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
     if (this.#ipAllowlist) {
       await startupRead(read({ select: { allowedIps: true } }), async (err) => new errors.INVALID_OPTION('ipAllowlist',
         'the model has no allowedIps column: add `allowedIps String?` to it and migrate (docs/custom-models.md), or leave ipAllowlist out', { cause: err }))
+    }
+    if (this.#credits) {
+      await startupRead(read({ select: CREDIT_COLUMNS }), async (err) => new errors.INVALID_OPTION('credits',
+        'the model lacks a column of the credits feature: add `credits Int?`, `creditRefill String?` and `creditsRefilledAt DateTime?` to it and migrate (docs/custom-models.md), or leave credits out', { cause: err }))
     }
   }
 }

@@ -15,6 +15,12 @@ export interface ApiKeyRecord {
   disabled?: boolean
   /** Where the key may be used from, space-separated; null for anywhere: the ipAllowlist feature's column (docs/usage.md). */
   allowedIps?: string | null
+  /** Calls left, null for unlimited: the credits feature's columns (docs/usage.md), as last read; the balance now is manager.balance(). */
+  credits?: number | null
+  /** The refill policy, e.g. 'day:1000'; null for none. */
+  creditRefill?: string | null
+  /** When the credits were last refilled or set: the refill schedule counts from it. */
+  creditsRefilledAt?: Date | null
 }
 
 /** A row as the verifier reads it: with its hashes (and keyHmac, in a model that has it). */
@@ -24,7 +30,7 @@ export type StoredApiKey<R extends ApiKeyRecord = ApiKeyRecord> = R & {
   keyHmac?: string | null
 }
 
-export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'disabled' | 'expired' | 'unusable' | 'ip_not_allowed' | 'throttled'
+export type VerifyFailure = 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'disabled' | 'expired' | 'unusable' | 'ip_not_allowed' | 'usage_exceeded' | 'throttled'
 
 /** Where a call comes from (request.ip), or a function giving it: called only for a key with an allowlist. */
 export type ClientAddress = string | (() => string | undefined) | undefined

@@ -19,6 +19,8 @@ export interface VerifierSettings<R extends ApiKeyRecord> {
   usable: UsableCheck<R> | null
   /** the pepper's HMAC keys, current first (src/pepper.ts); null without a pepper */
   pepper: readonly KeyObject[] | null
+  /** the credits feature is on; without it a key with credits is refused: nothing here could count them */
+  credits: boolean
   /** errors with no caller to go to (a failed re-hash or keyHmac write) */
   onError: (err: unknown) => void
 }
@@ -27,7 +29,7 @@ type Refusal = VerifyResult<never> & { valid: false }
 
 // One frozen answer per reason: handed to every caller, never changed.
 const REFUSED = Object.freeze(Object.fromEntries(
-  (['malformed', 'unknown', 'wrong_secret', 'revoked', 'disabled', 'expired', 'unusable', 'ip_not_allowed', 'throttled'] as const)
+  (['malformed', 'unknown', 'wrong_secret', 'revoked', 'disabled', 'expired', 'unusable', 'ip_not_allowed', 'usage_exceeded', 'throttled'] as const)
     .map((reason) => [reason, Object.freeze({ valid: false, reason })])
 )) as Readonly<Record<VerifyFailure, Refusal>>
 
@@ -139,6 +141,9 @@ export class Verifier<R extends ApiKeyRecord> {
     if (this.#settings.usable !== null && !this.#settings.usable(row.record)) return REFUSED.unusable
     // Enforced whenever the row has a list, with the option on or not: fail closed.
     if (row.allowlist !== null && !row.allowlist.allows(typeof ip === 'function' ? ip() : ip)) return REFUSED.ip_not_allowed
+    // Fail closed, as for disabled: an instance built without the credits
+    // option cannot count a limited key's calls, so it lets none through.
+    if (!this.#settings.credits && typeof row.record.credits === 'number') return REFUSED.usage_exceeded
     return row.accepted
   }
 

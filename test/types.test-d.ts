@@ -25,7 +25,7 @@ await manager.create({ expiresAt: null })
 const result: VerifyResult = await manager.verify(created.key)
 export const outcome: string = result.valid
   ? result.apiKey.id
-  : result.reason satisfies 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'disabled' | 'expired' | 'unusable' | 'ip_not_allowed' | 'throttled'
+  : result.reason satisfies 'malformed' | 'unknown' | 'wrong_secret' | 'revoked' | 'disabled' | 'expired' | 'unusable' | 'ip_not_allowed' | 'usage_exceeded' | 'throttled'
 
 app.get('/a', { config: { apiKey: true } }, async (request) => {
   const key: ApiKeyRecord | null = request.apiKey
