@@ -114,6 +114,12 @@ t.test('help, wherever it is asked for', async (t) => {
   t.same(parseCommand(['allowed-ips', 'abc', '--ip', '10.0.0.0/8, ::ffff:192.0.2.1', '--ip', '2001:DB8::1'], NOW),
     { command: 'allowed-ips', config: undefined, target: 'abc', allowedIps: ['10.0.0.0/8', '192.0.2.1', '2001:db8::1'], json: false })
   t.same(parseCommand(['allowed-ips', 'abc', '--anywhere', '--json'], NOW), { command: 'allowed-ips', config: undefined, target: 'abc', allowedIps: null, json: true })
+  t.same(parseCommand(['credits', 'abc'], NOW), { command: 'credits', config: undefined, target: 'abc', json: false }, 'no change: shows them')
+  t.same(parseCommand(['credits', 'abc', '--set', '500', '--refill', 'Day:500', '--json'], NOW),
+    { command: 'credits', config: undefined, target: 'abc', credits: 500, creditRefill: 'day:500', json: true })
+  t.same(parseCommand(['credits', 'abc', '--refill', 'none'], NOW), { command: 'credits', config: undefined, target: 'abc', creditRefill: null, json: false })
+  t.same(parseCommand(['credits', 'abc', '--unlimited'], NOW), { command: 'credits', config: undefined, target: 'abc', credits: null, creditRefill: null, json: false })
+  t.match(parseCommand(['create', '--name', 'x', '--credits', '0', '--refill', 'month:1:100'], NOW), { command: 'create', credits: 0, creditRefill: 'month:1:100' })
   t.same(parseCommand(['enable', '--config', 'c.mjs', 'abc'], NOW), { command: 'enable', config: 'c.mjs', target: 'abc' })
   t.same(parseCommand(['usage', '--from', 'whenever', '--help'], NOW), { command: 'help', topic: 'usage' })
   t.same(parseCommand(['create', '--expires', 'soon', '--help'], NOW), { command: 'help', topic: 'create' }, 'before any check')
@@ -121,7 +127,13 @@ t.test('help, wherever it is asked for', async (t) => {
 
 t.test('bad usage', async (t) => {
   const bad = (argv: string[], message: RegExp): void => { t.throws(() => parseCommand(argv, NOW), usage(message), argv.join(' ')) }
-  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips, usage or help/)
+  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage or help/)
+  bad(['credits', 'abc', '--set=-1'], /^Invalid --set "-1": expected an integer from 0 to 2147483647/)
+  bad(['credits', 'abc', '--set', 'lots'], /^Invalid --set "lots"/)
+  bad(['credits', 'abc', '--refill', 'hourly'], /^Invalid --refill: "hourly": expected day:AMOUNT/)
+  bad(['credits', 'abc', '--unlimited', '--set', '5'], /^credits --unlimited removes the limit and its refill: it takes no --set or --refill/)
+  bad(['create', '--name', 'x', '--refill', 'day:5'], /^create --refill needs --credits: a key without credits is unlimited/)
+  bad(['create', '--name', 'x', '--credits', '1e3'], /^Invalid --credits "1e3": expected an integer from 0 to 2147483647/)
   bad(['allowed-ips', 'abc'], /^allowed-ips needs --ip <cidr> \(repeatable\) or --anywhere/)
   bad(['allowed-ips', 'abc', '--ip', ''], /^Invalid --ip: an empty list would refuse every address/)
   bad(['--json'], /^Missing command/)

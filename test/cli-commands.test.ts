@@ -33,7 +33,7 @@ function fakeIo (answers: boolean[] = [], interactive = true): FakeIo {
 t.test('commands on a database', async (t) => {
   const db = await openDatabase('sqlite')
   t.teardown(() => db.close())
-  const manager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: { ln: 10, r: 8, p: 1 }, hashThreads: 1, cacheTtl: 0, ipAllowlist: true })
+  const manager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: { ln: 10, r: 8, p: 1 }, hashThreads: 1, cacheTtl: 0, ipAllowlist: true, credits: true })
   t.teardown(() => manager.close())
 
   t.test('empty lists and pages past the end', async (t) => {
@@ -75,6 +75,22 @@ t.test('commands on a database', async (t) => {
     await runCommand({ command: 'allowed-ips', target: apiKey.id, allowedIps: null, json: false }, manager, io)
     t.equal(io.lines.at(-1), `Key "office" (${apiKey.prefix}) may be used from anywhere.`)
     t.equal((await manager.get(apiKey.id))?.allowedIps, null)
+  })
+
+  t.test('credits: shown, set, refilled and made unlimited, as text and as JSON', async (t) => {
+    const io = fakeIo()
+    await runCommand({ command: 'create', name: 'metered', expiresAt: null, scopes: [], allowedIps: [], credits: 10, creditRefill: 'day:10', fields: {}, json: false }, manager, io)
+    t.match(io.lines[0], /\ncredits +10, refilled by day:10$/)
+    const { items: [apiKey] } = await manager.list({ where: { name: 'metered' } })
+    t.equal(await runCommand({ command: 'credits', target: apiKey.prefix, json: false }, manager, io), 0)
+    t.equal(io.lines.at(-1), `Key "metered" (${apiKey.prefix}) has 10 credits left in the database, refilled by day:10.`)
+    await runCommand({ command: 'credits', target: apiKey.id, credits: 3, json: true }, manager, io)
+    t.match(JSON.parse(io.lines.at(-1) as string), { id: apiKey.id, credits: 3, creditRefill: 'day:10', status: 'active' })
+    await runCommand({ command: 'credits', target: apiKey.id, creditRefill: null, json: false }, manager, io)
+    t.equal(io.lines.at(-1), `Key "metered" (${apiKey.prefix}) has 3 credits left in the database, never refilled.`)
+    await runCommand({ command: 'credits', target: apiKey.id, credits: null, creditRefill: null, json: false }, manager, io)
+    t.equal(io.lines.at(-1), `Key "metered" (${apiKey.prefix}) is unlimited.`)
+    t.notMatch((await runCommand({ command: 'show', target: apiKey.id, json: false }, manager, io), io.lines.at(-1)), /credits/, 'show: no credits line when unlimited')
   })
 
   t.test('create with scopes', async (t) => {

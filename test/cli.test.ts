@@ -206,6 +206,30 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
     failed(t, await run('allowed-ips', 'no-such-key', '--anywhere'), 1, /No API key with id or prefix "no-such-key"/)
   })
 
+  await t.test('create --credits --refill, credits --set, --refill and --unlimited (the config turns credits on)', async (t) => {
+    const created = await run('create', '--name', 'trial', '--credits', '2', '--refill', 'month:1:2', '--json')
+    t.equal(created.code, 0)
+    const { apiKey, key } = JSON.parse(created.stdout)
+    keys.push(key)
+    t.match(apiKey, { credits: 2, creditRefill: 'month:1:2' })
+    const spender = testManager(db.prisma.apiKey, { cacheTtl: 0, credits: true })
+    t.teardown(() => spender.close())
+    const verified = await spender.verify(key)
+    t.match(verified, { valid: true })
+    const record = (verified as { apiKey: typeof apiKey }).apiKey
+    t.same([await spender.spend(record), await spender.spend(record), (await spender.spend(record)).paid], [{ paid: true }, { paid: true }, false])
+    const shown = await other('credits', apiKey.prefix)
+    t.equal(shown.stdout, `Key "trial" (${apiKey.prefix}) has 0 credits left in the database, refilled by month:1:2.\n`)
+    const set = await other('credits', apiKey.id, '--set', '100', '--refill', 'every:60:100:add')
+    t.equal(set.code, 0)
+    t.equal(set.stdout, `Key "trial" (${apiKey.prefix}) has 100 credits left in the database, refilled by every:60:100:add.\n`)
+    t.match((await other('show', apiKey.prefix)).stdout, /\ncredits +100, refilled by every:60:100:add\n/)
+    const unlimited = await other('credits', apiKey.id, '--unlimited', '--json')
+    t.match(JSON.parse(unlimited.stdout), { id: apiKey.id, credits: null, creditRefill: null })
+    failed(t, await run('credits', apiKey.id, '--set', 'x'), 2, /Invalid --set "x": expected an integer from 0 to 2147483647/)
+    failed(t, await run('credits', 'no-such-key'), 1, /No API key with id or prefix "no-such-key"/)
+  })
+
   await t.test('create --scope, then rotate with and without a grace period', async (t) => {
     const created = await run('create', '--name', 'orders app', '--scope', 'orders:read', '--scope', 'orders:write,billing:*')
     t.equal(created.code, 0)
@@ -346,6 +370,7 @@ t.test('--help on every command, with no config needed', { buffered: true }, asy
     [['disable', '--help'], 'disable <id|prefix> [options]'],
     [['help', 'enable'], 'enable <id|prefix> [options]'],
     [['allowed-ips', '-h'], 'allowed-ips <id|prefix> --ip <cidr>... | --anywhere'],
+    [['credits', '-h'], 'credits <id|prefix> [--set <n>] [--refill <policy>|none] [--unlimited]'],
     [['usage', '--help'], 'usage <id|prefix> [options]']
   ] as const
   const runs = await Promise.all(pages.map(async ([args]) => await cli([...args], {}, cwd)))
@@ -361,7 +386,7 @@ t.test('usage errors exit 2', { buffered: true }, async (t) => {
   const [rename, none, verbose, valueless, helpRename, grace] = await Promise.all([
     cli(['rename']), cli([]), cli(['list', '--verbose']), cli(['create', '--name']), cli(['help', 'rename']), cli(['rotate', 'abc', '--grace', '1 hour'])
   ])
-  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable, allowed-ips, usage or help/)
+  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage or help/)
   failed(t, none, 2, /Missing command/)
   failed(t, verbose, 2, /Unknown option '--verbose' \(see 'fastify-prisma-api-key list --help'\)/)
   failed(t, valueless, 2, /Option '--name <value>' argument missing/)

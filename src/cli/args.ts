@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { readAllowlist } from '../ip-allowlist.js'
+import { MAX_CREDITS, readRefill } from '../refill.js'
 import { serializeScopes } from '../scopes.js'
 import { STATUSES, type ApiKeyStatus } from '../status.js'
 import { parseDate, parseExpiry, parseGrace } from './expiry.js'
@@ -13,7 +14,14 @@ const COMMON: OptionSpec = { config: { type: 'string' }, help: { type: 'boolean'
 const JSON_FLAG: OptionSpec = { json: { type: 'boolean' } }
 const OPTIONS = {
   create: {
-    name: { type: 'string' }, expires: { type: 'string' }, scope: { type: 'string', multiple: true }, field: { type: 'string', multiple: true }, 'allow-ip': { type: 'string', multiple: true }, ...JSON_FLAG
+    name: { type: 'string' },
+    expires: { type: 'string' },
+    scope: { type: 'string', multiple: true },
+    field: { type: 'string', multiple: true },
+    'allow-ip': { type: 'string', multiple: true },
+    credits: { type: 'string' },
+    refill: { type: 'string' },
+    ...JSON_FLAG
   },
   list: { status: { type: 'string' }, limit: { type: 'string' }, page: { type: 'string' }, ...JSON_FLAG },
   show: JSON_FLAG,
@@ -22,16 +30,28 @@ const OPTIONS = {
   disable: {},
   enable: {},
   'allowed-ips': { ip: { type: 'string', multiple: true }, anywhere: { type: 'boolean' }, ...JSON_FLAG },
+  credits: { set: { type: 'string' }, refill: { type: 'string' }, unlimited: { type: 'boolean' }, ...JSON_FLAG },
   usage: { from: { type: 'string' }, to: { type: 'string' }, ...JSON_FLAG }
 } satisfies Record<string, OptionSpec>
-const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1, 'allowed-ips': 1, usage: 1 }
+const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1, 'allowed-ips': 1, credits: 1, usage: 1 }
 
 type CommandName = keyof typeof OPTIONS
 const NAMES = Object.keys(OPTIONS) as CommandName[]
 
 export type Command =
   | { command: 'help', topic: HelpTopic }
-  | { command: 'create', config?: string, name: string, expiresAt: Date | null, scopes: string[], allowedIps: string[], fields: Record<string, unknown>, json: boolean }
+  | {
+    command: 'create',
+    config?: string,
+    name: string,
+    expiresAt: Date | null,
+    scopes: string[],
+    allowedIps: string[],
+    credits?: number,
+    creditRefill?: string,
+    fields: Record<string, unknown>,
+    json: boolean
+  }
   | { command: 'list', config?: string, status?: ApiKeyStatus, limit: number, page: number, json: boolean }
   | { command: 'show', config?: string, target: string, json: boolean }
   | { command: 'revoke', config?: string, target: string, yes: boolean }
@@ -39,6 +59,8 @@ export type Command =
   | { command: 'disable', config?: string, target: string }
   | { command: 'enable', config?: string, target: string }
   | { command: 'allowed-ips', config?: string, target: string, allowedIps: string[] | null, json: boolean }
+  /** Neither credits nor creditRefill: show them; null: unlimited, no refill. */
+  | { command: 'credits', config?: string, target: string, credits?: number | null, creditRefill?: string | null, json: boolean }
   | { command: 'usage', config?: string, target: string, from?: Date, to?: Date, json: boolean }
 
 type Values = Record<string, string | boolean | string[] | undefined>
@@ -61,6 +83,25 @@ export function parseScopeFlags (values: string[]): string[] {
   const checked = serializeScopes(scopes)
   if ('problem' in checked) throw usageError(`Invalid --scope: ${checked.problem}`)
   return scopes
+}
+
+// A balance, checked as the manager checks it: from 0 (spent) up.
+function creditsFlag (values: Values, flag: string): number | undefined {
+  const value = values[flag] as string | undefined
+  if (value === undefined) return undefined
+  const n = /^\d{1,10}$/.test(value) ? Number(value) : NaN
+  if (!(n <= MAX_CREDITS)) throw usageError(`Invalid --${flag} ${JSON.stringify(value)}: expected an integer from 0 to ${MAX_CREDITS}`)
+  return n
+}
+
+// A refill policy as stored; `none` (credits --refill none) removes it.
+function refillFlag (values: Values): string | null | undefined {
+  const value = values.refill as string | undefined
+  if (value === undefined) return undefined
+  if (value === 'none') return null
+  const checked = readRefill(value)
+  if ('problem' in checked) throw usageError(`Invalid --refill: ${checked.problem}`)
+  return checked.value as string
 }
 
 /** `--ip`/`--allow-ip` values, each one address or range or a list of them, checked as the manager checks them. */
@@ -117,7 +158,12 @@ export function parseCommand (argv: string[], now: Date): Command {
       const expiresAt = expires === undefined ? null : parseExpiry(expires, now)
       const scopes = parseScopeFlags((values.scope ?? []) as string[])
       const allowedIps = ipFlags(values, 'allow-ip')
-      return { command: name, config, name: keyName, expiresAt, scopes, allowedIps, fields: parseFields((values.field ?? []) as string[]), json: values.json === true }
+      const credits = creditsFlag(values, 'credits')
+      const creditRefill = refillFlag(values) ?? undefined
+      if (creditRefill !== undefined && credits === undefined) throw usageError('create --refill needs --credits: a key without credits is unlimited, there is nothing to refill')
+      // Only when given: a model without the credits feature has no such columns.
+      const limit = credits === undefined ? {} : { credits, ...(creditRefill === undefined ? {} : { creditRefill }) }
+      return { command: name, config, name: keyName, expiresAt, scopes, allowedIps, ...limit, fields: parseFields((values.field ?? []) as string[]), json: values.json === true }
     }
     case 'list': {
       const status = values.status as ApiKeyStatus | undefined
@@ -132,6 +178,16 @@ export function parseCommand (argv: string[], now: Date): Command {
       const ips = ipFlags(values, 'ip')
       if ((ips.length > 0) === (values.anywhere === true)) throw usageError(`allowed-ips needs --ip <cidr> (repeatable) or --anywhere (see '${BIN} allowed-ips --help')`)
       return { command: name, config, target: targets[0], allowedIps: values.anywhere === true ? null : ips, json: values.json === true }
+    }
+    case 'credits': {
+      const json = values.json === true
+      if (values.unlimited === true) {
+        if (values.set !== undefined || values.refill !== undefined) throw usageError('credits --unlimited removes the limit and its refill: it takes no --set or --refill')
+        return { command: name, config, target: targets[0], credits: null, creditRefill: null, json }
+      }
+      const credits = creditsFlag(values, 'set')
+      const creditRefill = refillFlag(values)
+      return { command: name, config, target: targets[0], ...(credits === undefined ? {} : { credits }), ...(creditRefill === undefined ? {} : { creditRefill }), json }
     }
     case 'rotate': {
       const grace = values.grace as string | undefined

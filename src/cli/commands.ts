@@ -4,7 +4,7 @@ import type { ApiKeyRecord } from '../types.js'
 import type { Command } from './args.js'
 import { formatDuration } from './expiry.js'
 import { CliError, usageError } from './failure.js'
-import { formatList, formatRecord, formatUsage, toJson } from './format.js'
+import { formatCredits, formatList, formatRecord, formatUsage, toJson } from './format.js'
 import type { Io } from './prompt.js'
 import { printable } from './table.js'
 
@@ -35,7 +35,9 @@ const create: Run<'create'> = async (command, manager, io) => {
   const scopes = command.scopes.length === 0 ? {} : { scopes: command.scopes }
   // Only when given: a model without the ipAllowlist feature has no such column.
   const allowedIps = command.allowedIps.length === 0 ? {} : { allowedIps: command.allowedIps }
-  printNewKey(manager, io, await manager.create({ ...command.fields, ...scopes, ...allowedIps, name: command.name, expiresAt: command.expiresAt }), command.json)
+  const { credits, creditRefill } = command
+  const limit = credits === undefined ? {} : { credits, ...(creditRefill === undefined ? {} : { creditRefill }) }
+  printNewKey(manager, io, await manager.create({ ...command.fields, ...scopes, ...allowedIps, ...limit, name: command.name, expiresAt: command.expiresAt }), command.json)
   return 0
 }
 
@@ -127,6 +129,16 @@ const allowedIps: Run<'allowed-ips'> = async ({ target, allowedIps, json }, mana
   return 0
 }
 
+// The database's balance: running apps may hold a block of it reserved (docs/usage.md).
+const credits: Run<'credits'> = async ({ target, credits, creditRefill, json }, manager, io) => {
+  const found = await find(manager, target)
+  const changes = { ...(credits === undefined ? {} : { credits }), ...(creditRefill === undefined ? {} : { creditRefill }) }
+  const record = Object.keys(changes).length === 0 ? found : await manager.update(found.id, changes)
+  if (json) io.out(toJson(withStatus(record, Date.now())))
+  else io.out(typeof record.credits === 'number' ? `Key ${label(record)} has ${formatCredits(record)}.` : `Key ${label(record)} is unlimited.`)
+  return 0
+}
+
 const usage: Run<'usage'> = async ({ target, from, to, json }, manager, io) => {
   const record = await find(manager, target)
   const periods = await manager.usage(record.id, { from, to })
@@ -149,6 +161,7 @@ export async function runCommand (command: Exclude<Command, { command: 'help' }>
     case 'disable': return await disable(command, manager, io)
     case 'enable': return await enable(command, manager, io)
     case 'allowed-ips': return await allowedIps(command, manager, io)
+    case 'credits': return await credits(command, manager, io)
     case 'usage': return await usage(command, manager, io)
   }
 }

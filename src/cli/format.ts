@@ -50,8 +50,17 @@ export function formatRecord (record: ApiKeyRecord, status: ApiKeyStatus): strin
     ...(record.previousKeyExpiresAt === null ? [] : [['old secret until', fullDate(record.previousKeyExpiresAt, '-')] as [string, string]]),
     // Only for a key with an allowlist (ipAllowlist): nothing is anywhere.
     ...(typeof record.allowedIps === 'string' ? [['allowed from', record.allowedIps.split(' ').join(', ')] as [string, string]] : []),
+    // Only for a key with credits: nothing is unlimited.
+    ...(typeof record.credits === 'number' ? [['credits', `${record.credits}${refillText(record)}`] as [string, string]] : []),
     ...extra.map(([field, value]): [string, string] => [field, text(value)])
   ])
+}
+
+const refillText = (record: ApiKeyRecord): string => typeof record.creditRefill === 'string' ? `, refilled by ${record.creditRefill}` : ''
+
+/** A limited key's balance in the database, and its refill. */
+export function formatCredits (record: ApiKeyRecord): string {
+  return `${record.credits as number} credits left in the database${refillText(record) === '' ? ', never refilled' : refillText(record)}`
 }
 
 /** Periods oldest first, then their total. */

@@ -32,6 +32,7 @@ ${columns([
   ['disable <id|prefix>', 'suspend a key until it is enabled (needs suspension: true)'],
   ['enable <id|prefix>', 'lift a suspension; a revoked key stays revoked'],
   ['allowed-ips <id|prefix>', 'set where a key may be used from (needs ipAllowlist: true)'],
+  ['credits <id|prefix>', 'show or set a key\'s credits and refill (needs credits: true)'],
   ['usage <id|prefix>', 'show how often a key was used, per hour or day'],
   ['help [command]', 'show the help of a command']
 ])}
@@ -47,6 +48,8 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
     ['--expires <when>', 'a date (2027-01-31: works through that day, UTC), a time with its\nzone (2027-01-31T12:00Z) or a duration from now: 90m, 12h, 30d, 2w, 1y;\ndefault never'],
     ['--scope <scope>', 'what the key may do: orders:read, orders:* or * (quote it); repeatable,\nor several at once: --scope "orders:read,orders:write"; default none'],
     ['--allow-ip <cidr>', 'where the key may be used from: an address or range (10.0.0.0/8,\n2001:db8::/32); repeatable or comma-separated; default anywhere\n(needs ipAllowlist: true)'],
+    ['--credits <n>', 'calls the key may make (each route says what a call costs);\ndefault unlimited (needs credits: true)'],
+    ['--refill <policy>', 'when its credits come back (UTC): day:1000, month:1:50000 (on the\n1st), every:3600:100 (seconds); :add at the end adds instead of\nreplacing; needs --credits'],
     ['--field <name=value>', 'an extra column of your model, as a string; name:=<JSON> for\nnumbers, booleans and null (orgId:=42); repeatable'],
     ['--json', 'print { apiKey, key } as JSON']
   ]),
@@ -71,6 +74,12 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
   'allowed-ips': page('allowed-ips <id|prefix> --ip <cidr>... | --anywhere', 'Sets the addresses a key may be used from; calls from elsewhere get 403\nFST_API_KEY_IP_NOT_ALLOWED. Replaces the list. Needs ipAllowlist: true in the config.', [
     ['--ip <cidr>', 'an address or CIDR range (203.0.113.7, 10.0.0.0/8, 2001:db8::/32);\nrepeatable or comma-separated'],
     ['--anywhere', 'remove the list: the key may be used from any address'],
+    ['--json', 'print the record as JSON']
+  ]),
+  credits: page('credits <id|prefix> [--set <n>] [--refill <policy>|none] [--unlimited]', 'Shows a key\'s credits left in the database and its refill policy, or sets them. Running\napps may hold a block of the balance reserved; a new balance voids their blocks at their\nnext reservation. Needs credits: true in the config.', [
+    ['--set <n>', 'the new balance, from 0; the refill schedule counts from now'],
+    ['--refill <policy>', 'day:1000, month:1:50000, every:3600:100 (UTC), :add at the end to add\ninstead of replacing; none removes it'],
+    ['--unlimited', 'remove the limit and its refill'],
     ['--json', 'print the record as JSON']
   ]),
   usage: page('usage <id|prefix> [options]', 'Shows a key\'s accepted checks per period (the usage option\'s UTC hour or day), oldest\nfirst, and their total. Needs usage: { model: prisma.apiKeyUsage } in the config. Running\napps add their counts every lastUsedInterval (60 s by default).', [
