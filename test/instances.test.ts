@@ -2,8 +2,8 @@
 // change feed and the defaults: a key revoked through one instance, or in
 // SQL, is refused by the others long before the 60 s TTL could explain it.
 // How soon (the distribution) is measured by `npm run bench`, not here.
-// A suspension travels the same way, and the usage counts of instances
-// serving one key at once add up exactly.
+// A suspension travels the same way, the usage counts of instances serving
+// one key at once add up exactly, and a key's credits are never overspent.
 import type { Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -86,4 +86,12 @@ eachDatabase(t, async (t, db) => {
   const rows = await db.prisma.apiKeyUsage.findMany({ where: { keyId: counted.id } })
   t.equal(rows.reduce((sum, row) => sum + row.count, 0), 400, 'two processes\' counts add up exactly')
   t.ok(rows.length <= 2, 'one row per period (two if the test crossed midnight UTC)')
+
+  // Credits: two processes spend one key's 100 at once, each reserving blocks.
+  const metered = await post(`${a}/keys`, { name: 'metered', credits: 100 })
+  const statuses = (await Promise.all([a, b, a, b].map(async (base) => await Promise.all(Array.from({ length: 100 }, async () =>
+    (await fetch(`${base}/protected`, { headers: auth(metered.key) })).status))))).flat()
+  t.equal(statuses.filter((status) => status === 200).length, 100, 'exactly the key\'s 100 credits were spent, across two processes')
+  t.equal(statuses.filter((status) => status === 429).length, 300, 'every other call: 429')
+  t.equal((await db.prisma.apiKey.findUnique({ where: { id: metered.id } }))!.credits, 0, 'none left in the database, none below zero')
 })
