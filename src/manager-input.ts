@@ -92,12 +92,14 @@ function checkFields (data: Record<string, unknown>, secret: RegExp, creating = 
   return changes
 }
 
+export const REFILL_NEEDS_CREDITS = 'needs credits: a key without credits is unlimited, there is nothing to refill'
+
 export function checkCreate (input: CreateInput, secret: RegExp, features: Features): Record<string, unknown> {
   if (!isPlainObject(input)) badArgument('input', 'expected an object such as { name }')
   if (input.name === undefined) throw new errors.NAME_REQUIRED()
   if (input.revoked !== undefined) badArgument('revoked', 'a new key cannot be created revoked')
   if (input.creditRefill !== undefined && input.creditRefill !== null && (input.credits === undefined || input.credits === null)) {
-    badArgument('creditRefill', 'needs credits: a key without credits is unlimited, there is nothing to refill')
+    badArgument('creditRefill', REFILL_NEEDS_CREDITS)
   }
   return anchorRefills({ ...checkFields(checkFeatures(input, features), secret, true), expiresAt: input.expiresAt ?? null })
 }

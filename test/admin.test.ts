@@ -199,11 +199,12 @@ eachDatabase(t, async (t, db) => {
       t.equal(res.body, readFileSync(new URL(`../assets/admin/${name}`, import.meta.url), 'utf8'), `${name} is assets/admin/${name}`)
     }
     t.same((await app.inject({ url: `${PREFIX}/api/meta`, headers: API })).json(), {
-      title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100], suspension: false, ipAllowlist: false, usage: false
+      title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100], suspension: false, ipAllowlist: false, credits: false, usage: false
     })
     t.equal((await app.inject({ url: `${PREFIX}/api/keys/some-id/usage`, headers: API })).statusCode, 404, 'no usage chart without the history')
     t.equal((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys/some-id/disable`, headers: API, payload: {} })).statusCode, 404, 'no disable without the feature')
     t.equal((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys/some-id/allowed-ips`, headers: API, payload: { allowedIps: null } })).statusCode, 404, 'nor allowed-ips')
+    t.equal((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys/some-id/credits`, headers: API, payload: { credits: null } })).statusCode, 404, 'nor credits')
   })
 
   t.test('create, use, list, filter, page, show and revoke', async (t) => {
@@ -357,7 +358,7 @@ eachDatabase(t, async (t, db) => {
 })
 
 eachDatabase(t, async (t, db) => {
-  const app = await build(db, {}, { suspension: true, ipAllowlist: true, usage: { model: db.prisma.apiKeyUsage } })
+  const app = await build(db, {}, { suspension: true, ipAllowlist: true, credits: true, usage: { model: db.prisma.apiKeyUsage } })
   t.teardown(() => app.close())
   const call = async (options: InjectOptions): Promise<any> => await app.inject({ ...options, headers: API })
   const use = async (key: string, ip = '192.0.2.1'): Promise<string> => (await app.inject({ url: '/protected', headers: { ...auth(key), 'x-forwarded-for': ip } })).json().code ?? 'ok'
@@ -403,6 +404,62 @@ eachDatabase(t, async (t, db) => {
     const refused = await plain.inject({ method: 'POST', url: `${PREFIX}/api/keys`, headers: API, payload: { name: 'no lists here', allowedIps: '10.0.0.1' } })
     t.same([refused.statusCode, refused.json().message], [400, 'Invalid argument allowedIps: this app has no IP allowlists (the ipAllowlist option)'])
     t.equal((await plain.apiKeys.list({ where: { name: 'no lists here' } })).total, 0, 'nothing created')
+  })
+
+  t.test('with credits: create with a balance and a refill, set them, make a key unlimited', async (t) => {
+    t.match((await call({ url: `${PREFIX}/api/meta` })).json(), { credits: true })
+    const created = await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'metered', credits: 2, creditRefill: 'Every:3600:2' } })
+    t.equal(created.statusCode, 201)
+    const { apiKey, key } = created.json()
+    t.match(apiKey, { credits: 2, creditRefill: 'every:3600:2' }, 'the policy as the manager stores it')
+    t.same([await use(key), await use(key), await use(key)], ['ok', 'ok', 'FST_API_KEY_USAGE_EXCEEDED'])
+    const credits = async (id: string, payload: object): Promise<any> => await call({ method: 'POST', url: `${PREFIX}/api/keys/${id}/credits`, payload })
+
+    const set = await credits(apiKey.id, { credits: 1, creditRefill: null })
+    t.equal(set.statusCode, 200)
+    t.match(set.json(), { id: apiKey.id, status: 'active', credits: 1, creditRefill: null })
+    t.same([await use(key), await use(key)], ['ok', 'FST_API_KEY_USAGE_EXCEEDED'], 'the new balance holds at once')
+    t.match((await credits(apiKey.id, { credits: 3, creditRefill: 'day:100:add' })).json(), { credits: 3, creditRefill: 'day:100:add' })
+    t.match((await credits(apiKey.id, { credits: 4 })).json(), { credits: 4, creditRefill: 'day:100:add' }, 'without creditRefill the policy stays')
+    t.match((await call({ url: `${PREFIX}/api/keys/${apiKey.id}` })).json(), { credits: 4, creditRefill: 'day:100:add' }, 'the details show both')
+
+    const unlimited = await credits(apiKey.id, { credits: null, creditRefill: null })
+    t.match(unlimited.json(), { credits: null, creditRefill: null })
+    t.same([await use(key), await use(key), await use(key), await use(key), await use(key)], ['ok', 'ok', 'ok', 'ok', 'ok'], 'unlimited')
+
+    const bad = await credits(apiKey.id, { credits: 5, creditRefill: 'weekly' })
+    t.same([bad.statusCode, bad.json().code], [400, 'FST_API_KEY_INVALID_ARGUMENT'])
+    t.match(bad.json().message, /^Invalid argument creditRefill: "weekly": expected day:AMOUNT, month:DAY:AMOUNT or every:SECONDS:AMOUNT/, 'the manager\'s reason')
+    for (const [payload, message] of [
+      [{ credits: -1 }, 'Invalid argument credits: expected an integer from 0 to 2147483647, or null for unlimited'],
+      [{ credits: '5' }, 'Invalid argument credits: expected an integer from 0 to 2147483647, or null for unlimited'],
+      [{ credits: null, creditRefill: 'day:5' }, 'Invalid argument creditRefill: needs credits: a key without credits is unlimited, there is nothing to refill'],
+      [{ creditRefill: 'day:5' }, 'Invalid argument body: expected a JSON object { credits, creditRefill } (credits: an integer, or null for unlimited)']
+    ] as const) {
+      const refused = await credits(apiKey.id, payload)
+      t.same([refused.statusCode, refused.json().message], [400, message], JSON.stringify(payload))
+    }
+    t.match((await call({ url: `${PREFIX}/api/keys/${apiKey.id}` })).json(), { credits: null, creditRefill: null }, 'nothing refused was written')
+    t.equal((await credits('missing', { credits: 1 })).statusCode, 404)
+
+    const noBalance = await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'refill only', creditRefill: 'day:5' } })
+    t.same([noBalance.statusCode, noBalance.json().message], [400, 'Invalid argument creditRefill: needs credits: a key without credits is unlimited, there is nothing to refill'])
+    const badCreate = await call({ method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'bad policy', credits: 5, creditRefill: 'month:32:5' } })
+    t.same([badCreate.statusCode, badCreate.json().code], [400, 'FST_API_KEY_INVALID_ARGUMENT'])
+    t.match(badCreate.json().message, /^Invalid argument creditRefill: "month:32:5": expected/)
+    t.equal((await app.apiKeys.list({ where: { name: { in: ['refill only', 'bad policy'] } } })).total, 0, 'nothing created')
+    const body = await app.inject({ method: 'POST', url: `${PREFIX}/api/keys`, headers: { ...API, 'content-type': 'application/json' }, payload: '[]' })
+    t.equal(body.json().message, 'Invalid argument body: expected a JSON object { name, expiresAt, scopes, allowedIps, credits, creditRefill }')
+  })
+
+  t.test('without credits, create refuses a balance or a refill', async (t) => {
+    const plain = await build(db)
+    t.teardown(() => plain.close())
+    for (const [payload, field] of [[{ name: 'no credits here', credits: 5 }, 'credits'], [{ name: 'no credits here', creditRefill: 'day:5' }, 'creditRefill']] as const) {
+      const refused = await plain.inject({ method: 'POST', url: `${PREFIX}/api/keys`, headers: API, payload })
+      t.same([refused.statusCode, refused.json().message], [400, `Invalid argument ${field}: this app has no credits (the credits option)`])
+    }
+    t.equal((await plain.apiKeys.list({ where: { name: 'no credits here' } })).total, 0, 'nothing created')
   })
 
   t.test('with suspension: disable, filter, enable; a revoked key stays revoked', async (t) => {

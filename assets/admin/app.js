@@ -5,9 +5,10 @@
 // holding HTML stays text; the page's CSP forbids inline script too.
 
 /**
- * @typedef {{ title: string, columns: string[], statuses: string[], pageSizes: number[], suspension: boolean, ipAllowlist: boolean, usage: boolean }} Meta
+ * @typedef {{ title: string, columns: string[], statuses: string[], pageSizes: number[], suspension: boolean, ipAllowlist: boolean, credits: boolean, usage: boolean }} Meta
  * @typedef {{ id: string, name: string, prefix: string, status: string, scopes: string, createdAt: string,
  *   expiresAt: string | null, lastUsedAt: string | null, previousKeyExpiresAt: string | null, disabled?: boolean, allowedIps?: string | null,
+ *   credits?: number | null, creditRefill?: string | null,
  *   columns: Array<string | number | boolean | null> }} Key
  * @typedef {{ items: Key[], total: number, page: number, pageSize: number }} KeyPage
  * @typedef {{ apiKey: Key, key: string }} NewKey
@@ -40,7 +41,7 @@ const form = (id) => element(id, HTMLFormElement)
 
 // The page size is the API's until one is chosen: the first answer says which.
 /** @type {{ page: number, pageSize: number | null, search: string, status: string, meta: Meta, total: number, current: Key | null }} */
-const state = { page: 1, pageSize: null, search: '', status: '', meta: { title: '', columns: [], statuses: [], pageSizes: [], suspension: false, ipAllowlist: false, usage: false }, total: 0, current: null }
+const state = { page: 1, pageSize: null, search: '', status: '', meta: { title: '', columns: [], statuses: [], pageSizes: [], suspension: false, ipAllowlist: false, credits: false, usage: false }, total: 0, current: null }
 
 // The plugin writes the name of its CSRF header into the page (src/admin/csrf.ts).
 const CSRF_HEADER = document.body.dataset.csrfHeader ?? ''
@@ -223,6 +224,8 @@ function details (key) {
     fields.push(['Old secret', 'works until ' + time(key.previousKeyExpiresAt)])
   }
   if (state.meta.ipAllowlist) fields.push(['Allowed from', key.allowedIps ? key.allowedIps.split(' ').join(', ') : 'anywhere'])
+  // The stored balance: below what the key can still spend while instances hold credits they reserved.
+  if (state.meta.credits) fields.push(['Credits left', key.credits == null ? 'unlimited' : key.credits.toLocaleString()], ['Refill', key.creditRefill || 'none'])
   state.meta.columns.forEach((label, i) => fields.push([label, shown(key.columns[i])]))
   for (const [label, value] of fields) {
     const dt = document.createElement('dt')
@@ -236,6 +239,7 @@ function details (key) {
   $('detail-disable').hidden = !state.meta.suspension || key.status === 'revoked' || key.disabled === true
   $('detail-enable').hidden = !state.meta.suspension || key.status === 'revoked' || key.disabled !== true
   $('detail-ips').hidden = !state.meta.ipAllowlist || key.status === 'revoked'
+  $('detail-credits').hidden = !state.meta.credits || key.status === 'revoked'
   $('detail-usage').hidden = !state.meta.usage
   if (state.meta.usage) showUsage(key)
   // A revoked key cannot be rotated; an expired one would get a secret that is refused too.
@@ -281,13 +285,43 @@ async function showUsage (key) {
   }
 }
 
+/**
+ * Swaps a key's details for one of its dialogs (ips, credits, rotate), whose
+ * fields the caller has filled.
+ * @param {string} name
+ * @param {Key} key
+ */
+function openFromDetails (name, key) {
+  $(name + '-name').textContent = '"' + key.name + '" (' + key.prefix + ')'
+  showError(name + '-error', null)
+  dialog('detail-dialog').close()
+  dialog(name + '-dialog').showModal()
+}
+
+/**
+ * Sends a dialog's change of a key and shows the key as changed; a refusal
+ * stays in the dialog, with the server's reason.
+ * @param {string} name
+ * @param {Key} key
+ * @param {string} path
+ * @param {object} body
+ */
+async function saveFromDialog (name, key, path, body) {
+  try {
+    /** @type {Key} */
+    const changed = await api('keys/' + encodeURIComponent(key.id) + '/' + path, { method: 'POST', body: JSON.stringify(body) })
+    dialog(name + '-dialog').close()
+    details(changed)
+    await load()
+  } catch (error) {
+    showError(name + '-error', error)
+  }
+}
+
 /** @param {Key} key */
 function openAllowedIps (key) {
-  $('ips-name').textContent = '"' + key.name + '" (' + key.prefix + ')'
   input('ips-input').value = key.allowedIps ? key.allowedIps.split(' ').join(', ') : ''
-  showError('ips-error', null)
-  dialog('detail-dialog').close()
-  dialog('ips-dialog').showModal()
+  openFromDetails('ips', key)
 }
 
 /**
@@ -298,15 +332,26 @@ async function saveAllowedIps (event, key) {
   event.preventDefault()
   // Empty: anywhere. The server reads the list and says what it cannot.
   const text = input('ips-input').value.trim()
-  try {
-    /** @type {Key} */
-    const changed = await api('keys/' + encodeURIComponent(key.id) + '/allowed-ips', { method: 'POST', body: JSON.stringify({ allowedIps: text === '' ? null : text }) })
-    dialog('ips-dialog').close()
-    details(changed)
-    await load()
-  } catch (error) {
-    showError('ips-error', error)
-  }
+  await saveFromDialog('ips', key, 'allowed-ips', { allowedIps: text === '' ? null : text })
+}
+
+/** @param {Key} key */
+function openCredits (key) {
+  input('credits-input').value = key.credits == null ? '' : String(key.credits)
+  input('credits-refill').value = key.creditRefill || ''
+  openFromDetails('credits', key)
+}
+
+/**
+ * @param {Event} event
+ * @param {Key} key
+ */
+async function saveCredits (event, key) {
+  event.preventDefault()
+  // Empty: unlimited, and no refill. A refill without credits, or a policy it cannot read, the server refuses with its reason.
+  const credits = input('credits-input').value.trim()
+  const refill = input('credits-refill').value.trim()
+  await saveFromDialog('credits', key, 'credits', { credits: credits === '' ? null : Number(credits), creditRefill: refill === '' ? null : refill })
 }
 
 /**
@@ -330,12 +375,9 @@ function rotateEffect () {
 
 /** @param {Key} key */
 function openRotate (key) {
-  $('rotate-name').textContent = '"' + key.name + '" (' + key.prefix + ')'
   form('rotate-form').reset()
   rotateEffect()
-  showError('rotate-error', null)
-  dialog('detail-dialog').close()
-  dialog('rotate-dialog').showModal()
+  openFromDetails('rotate', key)
 }
 
 /**
@@ -364,10 +406,14 @@ async function create (event) {
   const expires = input('create-expires').value
   const scopes = input('create-scopes').value.split(/[\s,]+/).filter(Boolean)
   const ips = input('create-ips').value.trim()
+  const credits = input('create-credits').value.trim()
+  const refill = input('create-refill').value.trim()
+  // The features' fields only when filled in: an app without the feature refuses them.
+  const optional = { ...(ips ? { allowedIps: ips } : {}), ...(credits ? { credits: Number(credits) } : {}), ...(refill ? { creditRefill: refill } : {}) }
   try {
     // The date as typed: the server reads it, as the CLI does, whatever this browser's time zone.
     /** @type {NewKey} */
-    const { key } = await api('keys', { method: 'POST', body: JSON.stringify({ name, expiresAt: expires || null, scopes, ...(ips ? { allowedIps: ips } : {}) }) })
+    const { key } = await api('keys', { method: 'POST', body: JSON.stringify({ name, expiresAt: expires || null, scopes, ...optional }) })
     dialog('create-dialog').close()
     form('create-form').reset()
     showNewKey(key)
@@ -404,6 +450,7 @@ async function init () {
     head.insertBefore(th, head.lastElementChild)
   }
   $('create-ips-label').hidden = !state.meta.ipAllowlist
+  $('create-credits-fields').hidden = !state.meta.credits
   addOptions(select('status'), state.meta.statuses, (status) => status[0].toUpperCase() + status.slice(1))
   addOptions(select('page-size'), state.meta.pageSizes, (size) => size)
   $('new').addEventListener('click', () => { showError('create-error', null); dialog('create-dialog').showModal() })
@@ -426,6 +473,10 @@ async function init () {
   $('ips-cancel').addEventListener('click', () => dialog('ips-dialog').close())
   form('ips-form').addEventListener('submit', (event) => saveAllowedIps(event, current(state.current)))
   form('ips-form').addEventListener('input', () => showError('ips-error', null))
+  $('detail-credits').addEventListener('click', () => openCredits(current(state.current)))
+  $('credits-cancel').addEventListener('click', () => dialog('credits-dialog').close())
+  form('credits-form').addEventListener('submit', (event) => saveCredits(event, current(state.current)))
+  form('credits-form').addEventListener('input', () => showError('credits-error', null))
   select('rotate-grace').addEventListener('change', rotateEffect)
   $('rotate-cancel').addEventListener('click', () => dialog('rotate-dialog').close())
   form('rotate-form').addEventListener('submit', (event) => rotate(event, current(state.current)))

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifySchemaValidationError } from 'fastify'
 import { errors } from '../errors.js'
 import { EXPIRY_FORMATS, readExpiry } from '../expiry.js'
 import type { ApiKeyManager } from '../manager.js'
+import { REFILL_NEEDS_CREDITS } from '../manager-input.js'
 import { withStatus, type ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../types.js'
 import type { AdminSettings } from './options.js'
@@ -31,8 +32,9 @@ const ID = { type: 'object', properties: { id: { type: 'string', minLength: 1 } 
 // ["orders:read"] or a null gracePeriod into 0, which the manager (the one
 // check of names, scopes and grace periods, for the API, the CLI and this
 // panel) refuses with its own message.
-const CREATE_BODY = { type: 'object', properties: { name: {}, expiresAt: { type: ['string', 'null'] }, scopes: {}, allowedIps: {} } } as const
+const CREATE_BODY = { type: 'object', properties: { name: {}, expiresAt: { type: ['string', 'null'] }, scopes: {}, allowedIps: {}, credits: {}, creditRefill: {} } } as const
 const ALLOWED_IPS_BODY = { type: 'object', required: ['allowedIps'], properties: { allowedIps: {} } } as const
+const CREDITS_BODY = { type: 'object', required: ['credits'], properties: { credits: {}, creditRefill: {} } } as const
 const ROTATE_BODY = { type: 'object', properties: { gracePeriod: {} } } as const
 // Revoke, disable and enable take no arguments: an empty JSON object.
 const EMPTY_BODY = { type: 'object' } as const
@@ -59,11 +61,16 @@ function refuser (statuses: readonly ApiKeyStatus[]) {
 interface ListQuery { status?: '' | ApiKeyStatus, pageSize?: string, page?: string, search?: string }
 interface Id { id: string }
 
+// The optional fields a body gave, as given: the manager checks their values.
+function given (body: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(fields.filter((field) => body[field] !== undefined).map((field) => [field, body[field]]))
+}
+
 /** The panel's JSON routes, registered in the scope whose hook refuses cross-site calls. */
 export function adminApi (fastify: FastifyInstance, settings: AdminSettings): void {
   const manager = settings.manager as ApiKeyManager<ApiKeyRecord>
   const { statuses } = manager
-  const { suspension, ipAllowlist } = manager.features
+  const { suspension, ipAllowlist, credits } = manager.features
   const usage = manager.features.usage !== null
   const refusal = refuser(statuses)
   const view = (apiKey: ApiKeyRecord): Record<string, unknown> => ({
@@ -80,6 +87,7 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
     pageSizes: PAGE_SIZES,
     suspension,
     ipAllowlist,
+    credits,
     usage
   }))
 
@@ -100,18 +108,22 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
   })
 
   // With rotate, the only responses that ever hold a plaintext key.
-  type CreateBody = { name?: unknown, expiresAt?: string | null, scopes?: unknown, allowedIps?: unknown }
-  const create = { schema: { body: CREATE_BODY }, schemaErrorFormatter: refusal(ipAllowlist ? '{ name, expiresAt, scopes, allowedIps }' : '{ name, expiresAt, scopes }') }
+  type CreateBody = { name?: unknown, expiresAt?: string | null, [field: string]: unknown }
+  // A feature's fields, and why an app without it refuses them (the manager's FEATURE_OFF would be a 500).
+  const optional: Array<[on: boolean, fields: string[], off: string]> = [
+    [ipAllowlist, ['allowedIps'], 'this app has no IP allowlists (the ipAllowlist option)'],
+    [credits, ['credits', 'creditRefill'], 'this app has no credits (the credits option)']
+  ]
+  const fields = ['scopes', ...optional.flatMap(([on, names]) => on ? names : [])]
+  const create = { schema: { body: CREATE_BODY }, schemaErrorFormatter: refusal(`{ ${['name', 'expiresAt', ...fields].join(', ')} }`) }
   fastify.post<{ Body: CreateBody }>('/keys', create, async (request, reply) => {
-    const { name, expiresAt, scopes, allowedIps } = request.body
-    if (allowedIps !== undefined && !ipAllowlist) throw new errors.INVALID_ARGUMENT('allowedIps', 'this app has no IP allowlists (the ipAllowlist option)')
-    // The manager checks the name, the scopes and the addresses: a bad one is its 400, shown in the page.
-    const { apiKey, key } = await manager.create({
-      name: name as string,
-      expiresAt: parseExpiry(expiresAt),
-      ...(scopes === undefined ? {} : { scopes: scopes as string[] }),
-      ...(allowedIps === undefined ? {} : { allowedIps })
-    })
+    const { name, expiresAt } = request.body
+    for (const [on, names, off] of optional) {
+      const field = names.find((name) => request.body[name] !== undefined)
+      if (!on && field !== undefined) throw new errors.INVALID_ARGUMENT(field, off)
+    }
+    // The manager checks the name, the scopes, the addresses and the credits: a bad one is its 400, shown in the page.
+    const { apiKey, key } = await manager.create({ name: name as string, expiresAt: parseExpiry(expiresAt), ...given(request.body, fields) })
     return await reply.code(201).send({ apiKey: view(apiKey), key })
   })
 
@@ -136,6 +148,15 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
     const allowedIps = { schema: { params: ID, body: ALLOWED_IPS_BODY }, schemaErrorFormatter: refusal('{ allowedIps } (addresses and CIDR ranges, or null for anywhere)') }
     fastify.post<{ Params: Id, Body: { allowedIps: unknown } }>('/keys/:id/allowed-ips', allowedIps,
       async (request) => view(await manager.update(request.params.id, { allowedIps: request.body.allowedIps })))
+  }
+  if (credits) {
+    const setCredits = { schema: { params: ID, body: CREDITS_BODY }, schemaErrorFormatter: refusal('{ credits, creditRefill } (credits: an integer, or null for unlimited)') }
+    fastify.post<{ Params: Id, Body: { credits: unknown, creditRefill?: unknown } }>('/keys/:id/credits', setCredits, async (request) => {
+      const { credits: balance, creditRefill } = request.body
+      // As create refuses it: update would keep the policy of a key that has no limit to refill.
+      if (balance === null && creditRefill !== undefined && creditRefill !== null) throw new errors.INVALID_ARGUMENT('creditRefill', REFILL_NEEDS_CREDITS)
+      return view(await manager.update(request.params.id, given(request.body, ['credits', 'creditRefill'])))
+    })
   }
   if (suspension) {
     fastify.post<{ Params: Id }>('/keys/:id/disable', empty, async (request) => view(await manager.disable(request.params.id)))
