@@ -25,6 +25,8 @@ async function runDemo (t: Test, env: Record<string, string>): Promise<void> {
   t.equal(refused.status, 401)
   t.equal(refused.headers.get('www-authenticate'), 'Api-Key')
   t.equal((await fetch(url.replace('/whoami', '/admin-only'), { headers: { authorization: header } })).status, 403)
+  const report = await fetch(url.replace('/whoami', '/report'), { headers: { authorization: header } })
+  t.same(await report.json(), { report: 'ok', creditsLeft: null }, 'the demo key has no credits: unlimited')
 
   const admin = /Admin panel: (\S+)\s+\(user admin, password (\S+)\)/.exec(printed)
   t.ok(admin, 'the admin panel and its password are printed')

@@ -56,7 +56,7 @@ eachDatabase(t, async (t, db) => {
 
 // What the triggers of the change feed announce: every update and delete,
 // except an update that changes nothing but lastUsedAt, keyHmac, credits and
-// creditsRefilledAt (bookkeeping). Not an
+// creditsRefilledAt (bookkeeping), unless credits goes from or to null. Not an
 // insert: no instance holds a copy of a row that did not exist.
 eachDatabase(t, async (t, db) => {
   const prefix = `p${randomBytes(4).toString('hex')}`
@@ -78,9 +78,18 @@ eachDatabase(t, async (t, db) => {
   await model.update({ where: { id: key.id }, data: { lastUsedAt: new Date() } })
   await model.update({ where: { id: key.id }, data: { keyHmac: 'x' } })
   await model.update({ where: { id: key.id }, data: { lastUsedAt: new Date(Date.now() + 1000), keyHmac: 'y' } })
+  t.same(await announced(), [], 'lastUsedAt and keyHmac alone are not announced')
+  // Instances decide from their cached row whether a key is limited at all:
+  // a limit given or taken away is announced; a reservation or a refill is not.
   await model.update({ where: { id: key.id }, data: { credits: 10 } })
+  t.same(await announced(), [prefix], 'a limit given to an unlimited key is announced')
   await model.update({ where: { id: key.id }, data: { credits: 9, creditsRefilledAt: new Date() } })
-  t.same(await announced(), [], 'lastUsedAt, keyHmac, credits and creditsRefilledAt alone are not announced')
+  await model.update({ where: { id: key.id }, data: { credits: { decrement: 9 } } })
+  t.same(await announced(), [], 'credits and creditsRefilledAt alone are not')
+  await model.update({ where: { id: key.id }, data: { credits: null } })
+  t.same(await announced(), [prefix], 'a limit taken away is announced')
+  await model.update({ where: { id: key.id }, data: { credits: 10 } })
+  t.same(await announced(), [prefix])
   await model.update({ where: { id: key.id }, data: { revoked: true, lastUsedAt: new Date(Date.now() + 2000) } })
   t.same(await announced(), [prefix], 'a revocation written with lastUsedAt is')
   for (const data of [{ name: 'renamed' }, { expiresAt: new Date() }, { scopes: 'a' }, { hashedKey: 'h2' }, { previousHashedKey: 'h' }, { previousKeyExpiresAt: new Date() },

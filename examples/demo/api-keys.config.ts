@@ -5,5 +5,5 @@ import { openDemoDatabase } from './db.ts'
 
 export default async function config () {
   const { prisma } = await openDemoDatabase()
-  return { model: prisma.apiKey, suspension: true, ipAllowlist: true, close: async () => await prisma.$disconnect() }
+  return { model: prisma.apiKey, suspension: true, ipAllowlist: true, credits: true, close: async () => await prisma.$disconnect() }
 }

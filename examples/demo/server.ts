@@ -10,11 +10,14 @@ const host = process.env.HOST ?? '127.0.0.1'
 const { prisma, changeFeed, label } = await openDemoDatabase()
 
 const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info' } })
-await app.register(apiKeyPlugin, { model: prisma.apiKey, changeFeed, suspension: true, ipAllowlist: true })
+await app.register(apiKeyPlugin, { model: prisma.apiKey, changeFeed, suspension: true, ipAllowlist: true, credits: true })
 
 app.get('/', async () => ({ hello: 'world', try: 'GET /whoami with an API key' }))
 
 app.get('/whoami', { config: { apiKey: true } }, async (request) => ({ apiKey: request.apiKey }))
+
+// A metered route: a call spends 10 of the key's credits (keys without credits are unlimited).
+app.get('/report', { config: { apiKey: { cost: 10 } } }, async (request) => ({ report: 'ok', creditsLeft: app.apiKeys.balance(request.apiKey!) }))
 
 // A route-level permission: only keys whose name starts with "admin".
 app.get('/admin-only', {

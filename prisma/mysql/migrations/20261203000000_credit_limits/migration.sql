@@ -1,0 +1,6 @@
+-- The change feed announces a limit given to a key or taken away: whether a
+-- key has credits at all is decided from each instance's cached row, while
+-- the balance itself (a reservation, a refill) stays bookkeeping.
+CREATE TRIGGER `ApiKey_change_credit_limit` AFTER UPDATE ON `ApiKey` FOR EACH ROW
+    INSERT INTO `ApiKeyChange` (`prefix`)
+    SELECT NEW.`prefix` FROM DUAL WHERE (OLD.`credits` IS NULL) <> (NEW.`credits` IS NULL);
