@@ -1,3 +1,4 @@
+import { BatchedWrites } from './batched-writes.js'
 import type { Store } from './store.js'
 
 /**
@@ -10,16 +11,13 @@ export class LastUsedWriter {
   readonly #store: Store<any>
   readonly #interval: number
   readonly #marked = new Map<string, number>()
-  // id -> when it was used, until written
-  #pending = new Map<string, number>()
-  #timer: NodeJS.Timeout | null = null
-  #flushing: Promise<void> | null = null
-  readonly #onError: (err: unknown) => void
+  // id -> when it was used, until written; a newer use wins over a failed write's.
+  readonly #writes: BatchedWrites<string, number>
 
   constructor (store: Store<any>, interval: number, onError: (err: unknown) => void) {
     this.#store = store
     this.#interval = interval
-    this.#onError = onError
+    this.#writes = new BatchedWrites(Math.min(interval, 1000), async (batch) => await this.#write(batch), (failed, newer) => newer ?? failed, onError)
   }
 
   touch (id: string, now: number): void {
@@ -27,37 +25,11 @@ export class LastUsedWriter {
     const last = this.#marked.get(id)
     if (last !== undefined && now - last < this.#interval) return
     this.#marked.set(id, now)
-    this.#pending.set(id, now)
-    this.#schedule()
-  }
-
-  #schedule (): void {
-    if (this.#timer !== null) return
-    this.#timer = setTimeout(() => {
-      this.#timer = null
-      this.flush().catch((err) => {
-        this.#onError(err)
-        this.#schedule()
-      })
-    }, Math.min(this.#interval, 1000))
-    this.#timer.unref()
+    this.#writes.set(id, now)
   }
 
   async flush (): Promise<void> {
-    // A flush already running: wait for it, failed or not. Its marks are back
-    // in #pending if it failed, and this flush writes them.
-    if (this.#flushing !== null) await this.#flushing.catch(() => {})
-    if (this.#pending.size === 0) return
-    const batch = this.#pending
-    this.#pending = new Map()
-    this.#flushing = this.#write(batch)
-      .catch((err) => {
-        // Back in line; a newer use of the same key, marked meanwhile, wins.
-        this.#pending = new Map([...batch, ...this.#pending])
-        throw err
-      })
-      .finally(() => { this.#flushing = null })
-    await this.#flushing
+    await this.#writes.flush()
     // Forget marks older than an interval: they can no longer hold a write back.
     const horizon = Date.now() - this.#interval
     for (const [id, at] of this.#marked) if (at < horizon) this.#marked.delete(id)
@@ -81,8 +53,6 @@ export class LastUsedWriter {
   }
 
   async close (): Promise<void> {
-    if (this.#timer !== null) clearTimeout(this.#timer)
-    this.#timer = null
-    await this.flush()
+    await this.#writes.close()
   }
 }

@@ -1,3 +1,4 @@
+import { BatchedWrites } from './batched-writes.js'
 import type { UsageStore } from './usage-store.js'
 
 export type UsagePeriodName = 'hour' | 'day'
@@ -33,60 +34,29 @@ interface Tally {
 export class UsageCounter {
   readonly #store: UsageStore
   readonly #period: UsagePeriodName
-  readonly #interval: number
-  readonly #onError: (err: unknown) => void
-  // `${periodStart} ${keyId}` -> its tally, until written
-  #pending = new Map<string, Tally>()
-  #timer: NodeJS.Timeout | null = null
-  #flushing: Promise<void> | null = null
+  // `${periodStart} ${keyId}` -> its tally, until written; counted meanwhile
+  // and not written, both are owed.
+  readonly #writes: BatchedWrites<string, Tally>
 
   constructor (store: UsageStore, period: UsagePeriodName, interval: number, onError: (err: unknown) => void) {
     this.#store = store
     this.#period = period
-    this.#interval = interval
-    this.#onError = onError
+    this.#writes = new BatchedWrites(interval, async (batch) => await this.#write(batch), (failed, newer) => {
+      if (newer !== undefined) failed.count += newer.count
+      return failed
+    }, onError)
   }
 
   count (keyId: string, now: number): void {
     const start = periodStart(now, this.#period)
     const name = `${start} ${keyId}`
-    const tally = this.#pending.get(name)
-    if (tally === undefined) this.#pending.set(name, { keyId, periodStart: start, count: 1 })
+    const tally = this.#writes.get(name)
+    if (tally === undefined) this.#writes.set(name, { keyId, periodStart: start, count: 1 })
     else tally.count++
-    this.#schedule()
-  }
-
-  #schedule (): void {
-    if (this.#timer !== null) return
-    this.#timer = setTimeout(() => {
-      this.#timer = null
-      this.flush().catch((err) => {
-        this.#onError(err)
-        this.#schedule()
-      })
-    }, this.#interval)
-    this.#timer.unref()
   }
 
   async flush (): Promise<void> {
-    // As in LastUsedWriter: a flush running is waited for; what it failed to
-    // write is back in #pending by then, and this flush writes it.
-    if (this.#flushing !== null) await this.#flushing.catch(() => {})
-    if (this.#pending.size === 0) return
-    const batch = this.#pending
-    this.#pending = new Map()
-    this.#flushing = this.#write(batch)
-      .catch((err) => {
-        // Counted meanwhile and not written: both are owed.
-        for (const [name, tally] of batch) {
-          const newer = this.#pending.get(name)
-          if (newer !== undefined) tally.count += newer.count
-          this.#pending.set(name, tally)
-        }
-        throw err
-      })
-      .finally(() => { this.#flushing = null })
-    await this.#flushing
+    await this.#writes.flush()
   }
 
   // One at a time, each tally taken out of the batch once written: a failure
@@ -99,8 +69,6 @@ export class UsageCounter {
   }
 
   async close (): Promise<void> {
-    if (this.#timer !== null) clearTimeout(this.#timer)
-    this.#timer = null
-    await this.flush()
+    await this.#writes.close()
   }
 }
