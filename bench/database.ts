@@ -120,10 +120,10 @@ export async function createKeyRecords (db: BenchDatabase, count: number, scrypt
   return made
 }
 
-/** Gives a key an IP allowlist (the features row: a key that has one, checked on every request). */
-export async function allowFrom (db: BenchDatabase, id: string, allowedIps: string): Promise<void> {
+/** Gives a key an IP allowlist and credits (the features row: a key that has both, checked on every request). */
+export async function limitKey (db: BenchDatabase, id: string, data: { allowedIps: string, credits: number }): Promise<void> {
   const { prisma, close } = await openBenchDatabase(db)
-  await prisma.apiKey.update({ where: { id }, data: { allowedIps } })
+  await prisma.apiKey.update({ where: { id }, data })
   await close()
 }
 

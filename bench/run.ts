@@ -35,7 +35,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { DEFAULTS } from '../src/options.ts'
-import { allowFrom, benchUrl, createBenchDatabase, createKeyRecords, createKeys, dropBenchDatabase, openBenchDatabase, type BenchDatabase, type BenchProvider } from './database.ts'
+import { benchUrl, createBenchDatabase, createKeyRecords, createKeys, dropBenchDatabase, limitKey, openBenchDatabase, type BenchDatabase, type BenchProvider } from './database.ts'
 import { measureFeed } from './feed.ts'
 import type { ServerSettings } from './server.ts'
 import { startServer as spawnServer, type Server } from './server-process.ts'
@@ -194,11 +194,12 @@ const serve = async (settings: ServerSettings): Promise<Server> => {
 }
 
 // The one-key rows: the open route, the bar to beat, ours, and ours with
-// #14's features on (suspension, an allowlist the key has, usage counting).
+// #14's features on (suspension, an allowlist and credits the key has, usage
+// counting). Two billion credits outlast any run: every call spends one.
 async function warmTargets (): Promise<{ one: string, targets: Target[] }> {
   const [one] = await createKeys(sqlite, 1)
   const [listed] = await createKeyRecords(sqlite, 1)
-  await allowFrom(sqlite, listed.id, '10.0.0.0/8 127.0.0.0/8 2001:db8::/32')
+  await limitKey(sqlite, listed.id, { allowedIps: '10.0.0.0/8 127.0.0.0/8 2001:db8::/32', credits: 2_000_000_000 })
   const bearerKey = 'a'.repeat(32)
   const targets: Target[] = [
     { id: 'a', name: 'Fastify, open route', server: await serve({ guard: 'none' }), path: '/open' },
@@ -206,7 +207,7 @@ async function warmTargets (): Promise<{ one: string, targets: Target[] }> {
     { id: 'c', name: 'ours, 1 key, warm', server: await serve({ guard: 'api-key', database: sqlite }), path: '/protected', headers: { authorization: `Api-Key ${one}` } },
     {
       id: 'c2',
-      name: 'ours, 1 key, warm, with suspension, usage counting and an IP allowlist the key has (3 ranges)',
+      name: 'ours, 1 key, warm, with suspension, usage counting, credits and an IP allowlist the key has (3 ranges)',
       server: await serve({ guard: 'api-key', database: sqlite, features: true }),
       path: '/protected',
       headers: { authorization: `Api-Key ${listed.key}` }

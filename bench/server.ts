@@ -23,7 +23,7 @@ export interface ServerSettings {
   /** count Prisma's SQL statements (for /__stats) */
   countQueries?: boolean
   pepper?: string
-  /** suspension, ipAllowlist and the usage history on (#14's warm-path cost) */
+  /** suspension, ipAllowlist, credits and the usage history on (#14's warm-path cost) */
   features?: boolean
 }
 
@@ -59,7 +59,7 @@ if (settings.guard === 'api-key') {
     maxFailures: settings.maxFailures,
     failureWindow: settings.failureWindow,
     pepper: settings.pepper,
-    ...(settings.features === true ? { suspension: true, ipAllowlist: true, usage: { model: db.prisma.apiKeyUsage } } : {})
+    ...(settings.features === true ? { suspension: true, ipAllowlist: true, credits: true, usage: { model: db.prisma.apiKeyUsage } } : {})
   })
   app.get('/protected', { config: { apiKey: true } }, async () => ({ hello: 'world' }))
   app.post<{ Params: { id: string } }>('/__revoke/:id', async (request) => await app.apiKeys.revoke(request.params.id))

@@ -13,13 +13,15 @@ export interface CreditRecord {
   credits?: number | null
 }
 
-// A block lasts long enough to spare the database, and strands little when
-// an instance dies: it doubles while reservations come within FAST of each
-// other, halves when one took longer than SLOW, and never exceeds MAX_BLOCK
-// nor half of what the key had left when last seen.
+// A block lasts about a second of this instance's calls on the key: long
+// enough to spare the database (a busy key costs about one reservation a
+// second), short enough that a crash strands little. It doubles while
+// reservations come within FAST of each other, halves when one took longer
+// than SLOW, and never exceeds MAX_BLOCK nor half of what the key had left
+// when last seen.
 const FAST = 1_000
 const SLOW = 10_000
-const MAX_BLOCK = 1_000
+const MAX_BLOCK = 100_000
 // A key out of credits is refused from memory this long (or until its next
 // refill, if sooner) before the database is asked again: a flood of calls on
 // a spent key costs at most a query a second per instance.
@@ -38,6 +40,8 @@ interface Account {
   anchor: Date | null
   /** what the database held after the last reservation; null before the first */
   balance: number | null
+  /** the key's refill policy and last refill (ms) when its credits were last read: whether a refill may be due */
+  refill: { policy: RefillPolicy, anchor: number } | null
   /** spent: refused from memory until then */
   refusedUntil: number
   /** when the next refill is due (ms), for Retry-After; null when none is */
@@ -77,7 +81,8 @@ export class CreditLedger {
     }
     if (now < account.freeUntil) return PAID
     // Refused from memory only what the database could not pay when last asked.
-    if (account.reserving === null && now < account.refusedUntil && cost - account.left > (account.balance ?? 0)) {
+    // (#refuse set the balance with refusedUntil.)
+    if (account.reserving === null && now < account.refusedUntil && cost - account.left > (account.balance as number)) {
       return { paid: false, retryAfter: account.refillAt === null ? null : Math.max(1, Math.ceil((account.refillAt - now) / 1000)) }
     }
     return null
@@ -91,7 +96,7 @@ export class CreditLedger {
       if (cached !== null) return cached
       let account = this.#accounts.get(record.id)
       if (account === undefined) {
-        account = { left: 0, block: 1, reservedAt: 0, anchor: null, balance: null, refusedUntil: 0, refillAt: null, freeUntil: 0, reserving: null }
+        account = { left: 0, block: 1, reservedAt: 0, anchor: null, balance: null, refill: null, refusedUntil: 0, refillAt: null, freeUntil: 0, reserving: null }
         this.#accounts.set(record.id, account)
       }
       // One reservation at a time per key: the others wait and pay from it.
@@ -108,7 +113,8 @@ export class CreditLedger {
   balance (record: CreditRecord): number | null {
     if (record.credits === null || record.credits === undefined) return null
     const account = this.#accounts.get(record.id)
-    return account?.balance === null || account === undefined ? record.credits : account.balance + account.left
+    if (account === undefined || account.balance === null) return record.credits
+    return account.balance + account.left
   }
 
   /** The key's credits were set: what this instance reserved before is void. */
@@ -137,6 +143,12 @@ export class CreditLedger {
       if (lasted < FAST) account.block = Math.min(account.block * 2, MAX_BLOCK)
       else if (lasted > SLOW) account.block = Math.max(1, Math.floor(account.block / 2))
     }
+    // The usual reservation of a busy key: one conditional update, sized from
+    // what the last read said, when no refill can have come due since.
+    if (account.balance !== null && account.balance >= need && (account.refill === null || refillDue(account.refill.policy, account.refill.anchor, now, 0) === null)) {
+      const take = Math.max(need, Math.min(account.block, Math.max(1, Math.ceil(account.balance / 2))))
+      if (await this.#store.takeCredits(id, take)) return this.#reserved(account, take, account.balance - take, account.anchor, now)
+    }
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const row = await this.#store.creditsOf(id)
       // Deleted meanwhile: nothing to pay with (its check fails once the cache knows).
@@ -147,6 +159,7 @@ export class CreditLedger {
       }
       const policy = row.creditRefill === null ? null : parseRefill(row.creditRefill)
       const anchor = (row.creditsRefilledAt ?? row.createdAt).getTime()
+      account.refill = policy === null ? null : { policy, anchor }
       if (policy !== null) {
         const due = refillDue(policy, anchor, now, row.credits)
         // Whether this instance's refill or another's won, read again.
@@ -158,15 +171,16 @@ export class CreditLedger {
       const cap = account.balance === null ? account.block : Math.min(account.block, Math.max(1, Math.ceil(row.credits / 2)))
       const take = Math.min(row.credits, Math.max(need, cap))
       if (take < need) return this.#refuse(account, policy === null ? null : { policy, anchor }, now, row.credits)
-      if (await this.#store.takeCredits(id, take)) {
-        account.left += take
-        account.balance = row.credits - take
-        account.anchor = row.creditsRefilledAt
-        account.reservedAt = now
-        return
-      }
+      if (await this.#store.takeCredits(id, take)) return this.#reserved(account, take, row.credits - take, row.creditsRefilledAt, now)
     }
     throw new errors.UNAVAILABLE({ cause: new Error(`credits of key ${id} kept changing during ${ATTEMPTS} reservations`) })
+  }
+
+  #reserved (account: Account, taken: number, balance: number, anchor: Date | null, now: number): void {
+    account.left += taken
+    account.balance = balance
+    account.anchor = anchor
+    account.reservedAt = now
   }
 
   #refuse (account: Account, refill: { policy: RefillPolicy, anchor: number } | null, now: number, balance = 0): void {

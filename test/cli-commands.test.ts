@@ -91,6 +91,8 @@ t.test('commands on a database', async (t) => {
     await runCommand({ command: 'credits', target: apiKey.id, credits: null, creditRefill: null, json: false }, manager, io)
     t.equal(io.lines.at(-1), `Key "metered" (${apiKey.prefix}) is unlimited.`)
     t.notMatch((await runCommand({ command: 'show', target: apiKey.id, json: false }, manager, io), io.lines.at(-1)), /credits/, 'show: no credits line when unlimited')
+    await runCommand({ command: 'create', name: 'no refill', expiresAt: null, scopes: [], allowedIps: [], credits: 5, fields: {}, json: true }, manager, io)
+    t.match(JSON.parse(io.lines.at(-1) as string), { apiKey: { credits: 5, creditRefill: null } })
   })
 
   t.test('create with scopes', async (t) => {

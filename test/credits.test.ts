@@ -5,6 +5,7 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import apiKeyPlugin, { createApiKeyManager } from '../src/index.ts'
+import { CreditLedger } from '../src/credits.ts'
 import { auth, FAST_SCRYPT, testManager } from './helpers/app.ts'
 import { eachDatabase, type TestDatabase } from './helpers/databases.ts'
 import { counted, withMethods } from './helpers/models.ts'
@@ -146,6 +147,41 @@ eachDatabase(t, async (t, db) => {
     t.equal(await stored(apiKey.id), 2, 'one spent, the rest is in the database')
   })
 
+  t.test('failing writes: a reservation, a refill, a return; a deleted key; a race that never settles', async (t) => {
+    const real = db.prisma.apiKey as any
+    let failing: 'take' | 'refill' | 'return' | 'lose' | null = null
+    const model = withMethods(real, {
+      updateMany: async (args) => {
+        const { credits } = args.data
+        if (failing === 'take' && credits?.decrement !== undefined) throw new Error('connection lost')
+        if (failing === 'refill' && 'creditsRefilledAt' in args.data) throw new Error('connection lost')
+        if (failing === 'return' && credits?.increment !== undefined) throw new Error('connection lost')
+        // Another instance always took the credits first.
+        if (failing === 'lose' && credits?.decrement !== undefined) return { count: 0 }
+        return await real.updateMany(args)
+      }
+    })
+    const manager = testManager(model, { credits: true })
+    const { apiKey } = await manager.create({ name: 'faulty', credits: 10, creditRefill: 'day:10' })
+    failing = 'take'
+    await t.rejects(manager.spend(apiKey), { code: 'FST_API_KEY_UNAVAILABLE' }, 'a reservation that fails')
+    t.equal(manager.balance(apiKey), 10, 'nothing reserved: the record\'s balance')
+    failing = 'lose'
+    await t.rejects(manager.spend(apiKey), { code: 'FST_API_KEY_UNAVAILABLE', cause: { message: /kept changing during 10 reservations/ } })
+    failing = 'refill'
+    await db.prisma.apiKey.update({ where: { id: apiKey.id }, data: { creditsRefilledAt: new Date(Date.now() - 86_400_000) } })
+    await t.rejects(manager.spend(apiKey), { code: 'FST_API_KEY_UNAVAILABLE' }, 'a refill that fails')
+    failing = null
+    t.same(await manager.spend(apiKey), { paid: true })
+    t.same(await manager.spend(apiKey), { paid: true }, 'a second block, larger: some of it is left')
+    t.same(await manager.spend({ ...apiKey, id: 'deleted-meanwhile' }), { paid: false, retryAfter: null }, 'a key that is gone pays nothing')
+    const freed = await manager.create({ name: 'freed in SQL', credits: 1 })
+    await db.prisma.apiKey.update({ where: { id: freed.apiKey.id }, data: { credits: null } })
+    t.same([await manager.spend(freed.apiKey), manager.spendCached(freed.apiKey, 1)], [{ paid: true }, { paid: true }], 'the database says unlimited: paid, for a while from memory')
+    failing = 'return'
+    await t.rejects(manager.close(), { code: 'FST_API_KEY_UNAVAILABLE' }, 'close reports a return that failed')
+  })
+
   t.test('the balance after close: unspent credits go back, unless a refill replaced them', async (t) => {
     const manager = testManager(db.prisma.apiKey, { credits: true })
     const { apiKey } = await manager.create({ name: 'returned', credits: 100 })
@@ -194,6 +230,31 @@ eachDatabase(t, async (t, db) => {
     t.equal(res.statusCode, 429)
     t.equal(res.json().code, 'FST_API_KEY_USAGE_EXCEEDED')
   })
+})
+
+// The ledger alone, on a store in memory, with the clock in the test's hands.
+t.test('block sizes follow the key\'s pace; a key never refilled counts from its creation', async (t) => {
+  const row = { credits: 1_000_000 as number | null, creditRefill: 'every:60:1000000' as string | null, creditsRefilledAt: null as Date | null, createdAt: new Date(0) }
+  const taken: number[] = []
+  const store = {
+    creditsOf: async () => ({ ...row }),
+    takeCredits: async (_: string, count: number) => { taken.push(count); (row.credits as number) -= count; return true },
+    refillCredits: async (_: string, _read: unknown, credits: number, at: Date) => { row.credits = credits; row.creditsRefilledAt = at; return true },
+    returnCredits: async () => {}
+  }
+  let now = 30_000
+  const realNow = Date.now
+  Date.now = () => now
+  t.teardown(() => { Date.now = realNow })
+  const ledger = new CreditLedger(store as any)
+  const record = { id: 'k', credits: 1 }
+  const spendAll = async (n: number): Promise<void> => { for (let i = 0; i < n; i++) await ledger.spend(record, 1) }
+  await spendAll(15)
+  t.same(taken, [1, 2, 4, 8], 'calls in quick succession: each block twice the last')
+  now += 60_000
+  await spendAll(1)
+  t.equal(row.creditsRefilledAt?.getTime(), 60_000, 'refilled at createdAt + 60 s: the first refill after a creation with no refill recorded')
+  t.equal(taken.at(-1), 4, 'a minute later: the block is halved (8 / 2)')
 })
 
 t.test('options and route config', async (t) => {
