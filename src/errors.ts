@@ -37,6 +37,11 @@ export const errors = {
   BUSY: createError('FST_API_KEY_BUSY', 'Too many API keys waiting to be checked, try again later', 503),
   UNAVAILABLE: createError('FST_API_KEY_UNAVAILABLE', 'API key store is unavailable, try again later', 503),
 
+  // The secret scanning receiver (docs/leaks.md): a report that is not GitHub's, or not a report.
+  LEAK_SIGNATURE: createError('FST_API_KEY_LEAK_SIGNATURE', 'Secret scanning report not accepted: %s', 401),
+  LEAK_REPORT: createError('FST_API_KEY_LEAK_REPORT', 'Malformed secret scanning report: %s', 400),
+  LEAK_KEYS: createError('FST_API_KEY_LEAK_KEYS', 'Could not read the secret scanning signing keys: %s', 503),
+
   // %s: the header's name, from src/admin/csrf.ts (CSRF_HEADER).
   ADMIN_CSRF: createError('FST_API_KEY_ADMIN_CSRF', 'Admin API calls must come from the admin page (header %s: 1, same site)', 403),
 
