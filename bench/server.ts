@@ -5,7 +5,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import bearerAuth from '@fastify/bearer-auth'
 import Fastify from 'fastify'
 import pg from 'pg'
-import apiKeyPlugin from '../src/index.ts'
+// The built package, as an app runs it: a server on the sources under tsx
+// would also measure tsx's helpers (a __name call per function made per request).
+import apiKeyPlugin from '../dist/index.js'
 import { openBenchDatabase, type BenchDatabase } from './database.ts'
 
 export interface ServerSettings {
