@@ -5,7 +5,7 @@ export { apiKeyPlugin }
 export { createApiKeyManager } from './manager.js'
 export { default as apiKeyAdmin } from './admin/plugin.js'
 export type { AdminColumn, ApiKeyAdminOptions } from './admin/plugin.js'
-export type { ApiKeyManager, CreateInput, ListInput, RotateInput, UsageInput, UsagePeriod, VerifyFailure, VerifyResult } from './manager.js'
+export type { ApiKeyManager, CreateInput, ListInput, RevokeIdleInput, RotateInput, UsageInput, UsagePeriod, VerifyFailure, VerifyResult } from './manager.js'
 export type { ClientAddress } from './types.js'
 export type { ApiKeyRecord, ApiKeyScope, ApiKeyTypes, GrantableScope, RegisteredApiKey, UsableCheck } from './types.js'
 export { hasScope } from './scopes.js'
