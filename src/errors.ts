@@ -52,6 +52,8 @@ export const errors = {
     'Register the plugin (with the decorator each names) before adding these routes, in their scope or a parent scope: `await app.register(apiKeyPlugin, ...)` first', 500, TypeError),
   NOT_MIGRATED: createError('FST_API_KEY_NOT_MIGRATED', 'The database does not have the key model\'s table or columns (%s): run `prisma migrate deploy`', 500),
   INVALID_ARGUMENT: createError('FST_API_KEY_INVALID_ARGUMENT', 'Invalid argument %s: %s', 400, TypeError),
+  // An expiry the maxLifetime option forbids (%s: the maximum, then what to give instead).
+  LIFETIME_EXCEEDED: createError('FST_API_KEY_LIFETIME_EXCEEDED', 'API keys may live at most %s (the maxLifetime option): %s', 400, TypeError),
   NAME_REQUIRED: createError('FST_API_KEY_NAME_REQUIRED', 'An API key needs a non-empty name', 400, TypeError),
   NOT_FOUND: createError('FST_API_KEY_NOT_FOUND', 'No API key with id %s', 404),
   UNREVOKE: createError('FST_API_KEY_UNREVOKE', 'Revocation is permanent: API key %s cannot be un-revoked, create a new key instead', 409),

@@ -24,6 +24,12 @@ export const DURATION_UNITS: Record<string, number> = {
 /** The longest a rotated-out secret may keep working: a year, for the manager and the CLI alike. */
 export const MAX_GRACE_PERIOD = DURATION_UNITS.y
 
+/** A duration as the shortest exact one: 90m stays 90m, 1440m is 1d; milliseconds when no unit fits. */
+export function formatDuration (ms: number): string {
+  const unit = Object.keys(DURATION_UNITS).reverse().find((name) => ms % DURATION_UNITS[name] === 0)
+  return unit === undefined ? `${ms} ms` : `${ms / DURATION_UNITS[unit]}${unit}`
+}
+
 const DURATION = /^(\d{1,4})([mhdwy])$/
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
 const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?$/

@@ -2,8 +2,10 @@ import { CreditLedger, type CreditRecord, type Payment } from './credits.js'
 import { listenForChanges, pollChangeLog, type ChangeFeed, type ChangeHandlers } from './change-feed.js'
 import { errors } from './errors.js'
 import { Hasher } from './hasher.js'
+import { checkIdle, sweepIdle, type RevokeIdleInput } from './idle.js'
 import { generateKey, keyInText, keyPattern } from './key-format.js'
 import { LastUsedWriter } from './last-used.js'
+import { checkNewExpiry, expiryOfNewKey } from './lifetime.js'
 import {
   checkCost, checkCreate, checkGrace, checkId, checkList, checkRecord, checkUpdate, checkUsage, CREDITS_OFF, SUSPENSION_OFF, type CreateInput, type Features, type ListInput, type RotateInput, type UsageInput
 } from './manager-input.js'
@@ -16,6 +18,7 @@ import { UsageStore, type UsagePeriod } from './usage-store.js'
 import { Verifier } from './verifier.js'
 
 export type { CreateInput, ListInput, RotateInput, UsageInput } from './manager-input.js'
+export type { RevokeIdleInput } from './idle.js'
 export type { UsagePeriod } from './usage-store.js'
 export type { Payment } from './credits.js'
 export type { VerifyFailure, VerifyResult } from './types.js'
@@ -90,6 +93,15 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
    * await fastify.apiKeys.revoke(apiKey.id)
    */
   revoke (id: string): Promise<R>
+  /**
+   * Revokes every key not used for `unusedFor` ms (by lastUsedAt, written
+   * once per lastUsedInterval; since createdAt for a key never used), in
+   * batches; with `dryRun`, only lists them. Returns the keys as found,
+   * marked revoked. Refused at once here, elsewhere as any revocation is.
+   * @example
+   * const { revoked } = await manager.revokeIdle({ unusedFor: 90 * 24 * 60 * 60 * 1000 })
+   */
+  revokeIdle (input: RevokeIdleInput): Promise<{ revoked: R[] }>
   /**
    * Suspends a key (`suspension: true`): it is refused (401 FST_API_KEY_DISABLED)
    * until enable(id), here at once, elsewhere as a revocation is.
@@ -182,6 +194,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   async function create (input: CreateInput): Promise<{ apiKey: R, key: string }> {
     checkOpen('create keys')
     const data = checkCreate(input, secret, features)
+    data.expiresAt = expiryOfNewKey(data.expiresAt as Date | null, settings.lifetime, Date.now())
     for (let attempt = 0; attempt < PREFIX_ATTEMPTS; attempt++) {
       const { prefix, key } = generateKey(brand)
       const hashedKey = await hasher.hash(key)
@@ -251,12 +264,27 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
       if (current?.revoked === true) throw new errors.UNREVOKE(id)
     }
     // A revoke landing after this read wins anyway: status reads revoked first.
+    const { max } = settings.lifetime
+    if (max !== null && changes.expiresAt !== undefined) {
+      const current = await store.get({ id })
+      if (current === null) throw new errors.NOT_FOUND(id)
+      checkNewExpiry(changes.expiresAt as Date | null, current.createdAt, max)
+    }
     if (changes.disabled === false && changes.revoked !== true && (await store.get({ id }))?.revoked === true) throw new errors.ENABLE_REVOKED(id)
     const updated = await store.update(id, changes)
     if (updated === null) throw new errors.NOT_FOUND(id)
     if (changes.credits !== undefined) ledger?.forget(id)
     verifier.invalidate(updated.prefix)
     return updated
+  }
+
+  async function revokeIdle (input: RevokeIdleInput): Promise<{ revoked: R[] }> {
+    const { unusedFor, dryRun } = checkIdle(input)
+    // This instance's uses not yet written would otherwise look idle.
+    await lastUsed.flush()
+    const revoked = await sweepIdle(store, new Date(Date.now() - unusedFor), dryRun)
+    if (!dryRun) for (const { prefix } of revoked) verifier.invalidate(prefix)
+    return { revoked }
   }
 
   async function rotate (id: string, input: RotateInput = {}): Promise<{ apiKey: R, key: string }> {
@@ -312,6 +340,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     list,
     update,
     revoke: async (id) => await update(id, { revoked: true }),
+    revokeIdle,
     disable: async (id) => await suspend(id, true),
     enable: async (id) => await suspend(id, false),
     rotate,

@@ -80,6 +80,15 @@ export interface ApiKeyManagerOptions {
    * `creditsRefilledAt DateTime?` columns. Default false.
    */
   credits?: boolean
+  /**
+   * The longest (ms, up to 10 years) a key may live: a new key without
+   * expiresAt gets defaultLifetime (else this), a later expiresAt is refused
+   * (400 FST_API_KEY_LIFETIME_EXCEEDED), and update cannot move expiresAt past
+   * createdAt + maxLifetime nor remove it (docs/lifecycle.md).
+   */
+  maxLifetime?: number
+  /** The expiry (ms from creation) a new key gets when none is given; at most maxLifetime. */
+  defaultLifetime?: number
   /** Called with errors that have no caller to go to (a failed lastUsedAt or re-hash write); default: a process warning (the plugin logs them). */
   onBackgroundError?: (err: unknown) => void
 }
@@ -103,6 +112,12 @@ interface UsageSettings {
 type ChangeFeedSettings =
   | { model: ChangeLogDelegate, interval: number }
   | { listen: () => ListenClient, channel: string }
+
+/** The expiry policy: null where the option was not given. */
+export interface LifetimeSettings {
+  max: number | null
+  default: number | null
+}
 
 export interface CacheSettings {
   ttl: number
@@ -133,6 +148,7 @@ export interface ManagerSettings {
   ipAllowlist: boolean
   credits: boolean
   usage: UsageSettings | null
+  lifetime: LifetimeSettings
   onBackgroundError: (err: unknown) => void
 }
 
@@ -142,7 +158,8 @@ export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 12, r: 8, p: 1 }
 
 export const MANAGER_OPTIONS = [
   'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'changeFeed', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
-  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'suspension', 'ipAllowlist', 'credits', 'usage', 'onBackgroundError'
+  'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'suspension', 'ipAllowlist', 'credits', 'usage', 'maxLifetime', 'defaultLifetime',
+  'onBackgroundError'
 ] as const
 
 export const DEFAULTS = {
@@ -221,6 +238,15 @@ function usage (value: unknown, lastUsedInterval: number): UsageSettings | null 
 }
 
 const DAY = 24 * 60 * 60 * 1000
+// Ten years of 365 days: the longest any policy asks for, far below what Dates hold.
+const MAX_LIFETIME = 10 * 365 * DAY
+
+function lifetime (o: Record<string, unknown>): LifetimeSettings {
+  const max = o.maxLifetime === undefined ? null : integer(o, 'maxLifetime', 60_000, MAX_LIFETIME)
+  const fallback = o.defaultLifetime === undefined ? null : integer(o, 'defaultLifetime', 60_000, MAX_LIFETIME)
+  if (max !== null && fallback !== null && fallback > max) fail('defaultLifetime', `must be at most maxLifetime (${max}): a new key must expire within it`)
+  return { max, default: fallback }
+}
 
 // Without a handler, background failures become process warnings: seen, never thrown.
 const warn = (err: unknown): void => { process.emitWarning(err as Error) }
@@ -278,6 +304,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
     ipAllowlist: o.ipAllowlist === true,
     credits: o.credits === true,
     usage: usage(o.usage, lastUsedInterval),
+    lifetime: lifetime(o),
     onBackgroundError: (o.onBackgroundError as ManagerSettings['onBackgroundError'] | undefined) ?? warn
   }
 }

@@ -161,6 +161,26 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
     }
   }
 
+  /** Up to `take` keys matching `where`, by id, each after the id `after` (a scan's cursor). */
+  async page (where: object, after: string | null, take: number): Promise<R[]> {
+    try {
+      const items = await this.#model.findMany({ where: after === null ? where : { AND: [where, { id: { gt: after } }] }, orderBy: { id: 'asc' }, take, ...this.#public })
+      return items.map(withoutHmac)
+    } catch (err) {
+      return translate(err)
+    }
+  }
+
+  /** Revokes every key matching `where` in one statement; how many it revoked. */
+  async revokeWhere (where: object): Promise<number> {
+    try {
+      const { count } = await this.#model.updateMany({ where, data: this.#hmac ? { revoked: true, keyHmac: null } : { revoked: true } })
+      return count
+    } catch (err) {
+      return translate(err)
+    }
+  }
+
   /** What a rotation starts from; null when no key has that id. */
   async secretOf (id: string): Promise<{ prefix: string, hashedKey: string, revoked: boolean } | null> {
     try {

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { MINUTE } from './helpers/time.ts'
 import { parseCommand, parseScopeFlags } from '../src/cli/args.ts'
-import { formatDuration, parseExpiry, parseGrace } from '../src/cli/expiry.ts'
+import { parseExpiry, parseGrace } from '../src/cli/expiry.ts'
+import { formatDuration } from '../src/expiry.ts'
 import { parseFields } from '../src/cli/fields.ts'
 
 const NOW = new Date('2026-01-15T10:00:00.000Z')
@@ -104,6 +105,23 @@ t.test('usage: --from and --to take UTC dates, through the day for --to, or inst
   t.match(parseCommand(['usage', 'abc', '--to', '2026-01-01'], NOW), { from: undefined, to: new Date('2026-01-02T00:00:00.000Z') })
 })
 
+t.test('sweep: --idle takes a duration of an hour or more', async (t) => {
+  t.same(parseCommand(['sweep', '--idle', '90d'], NOW), { command: 'sweep', config: undefined, unusedFor: 90 * 24 * 60 * MINUTE, dryRun: false, json: false })
+  t.same(parseCommand(['--dry-run', 'sweep', '--idle', '12w', '--json', '--config', 'c.mjs'], NOW), {
+    command: 'sweep', config: 'c.mjs', unusedFor: 12 * 7 * 24 * 60 * MINUTE, dryRun: true, json: true
+  })
+  t.equal((parseCommand(['sweep', '--idle', '1y'], NOW) as { unusedFor: number }).unusedFor, 365 * 24 * 60 * MINUTE)
+  t.equal((parseCommand(['sweep', '--idle', '60m'], NOW) as { unusedFor: number }).unusedFor, 60 * MINUTE, 'an hour is the least')
+  t.same(parseCommand(['sweep', '--help'], NOW), { command: 'help', topic: 'sweep' })
+  t.throws(() => parseCommand(['sweep'], NOW), usage(/^sweep needs --idle <duration>, such as --idle 90d \(see 'fastify-prisma-api-key sweep --help'\)$/))
+  for (const bad of ['90', '90 days', '1.5y', 'never', '']) {
+    t.throws(() => parseCommand(['sweep', '--idle', bad], NOW), usage(/^Invalid --idle .*: use a duration like 90d, 12w, 1y$/), bad)
+  }
+  t.throws(() => parseCommand(['sweep', '--idle', '59m'], NOW), usage(/^Invalid --idle "59m": at least an hour \(1h\)$/))
+  t.throws(() => parseCommand(['sweep', 'abc', '--idle', '1d'], NOW), usage(/^Unexpected argument "abc"/))
+  t.throws(() => parseCommand(['sweep', '--idle', '1d', '--yes'], NOW), usage(/^Unknown option '--yes'/))
+})
+
 t.test('help, wherever it is asked for', async (t) => {
   t.same(parseCommand(['--help'], NOW), { command: 'help', topic: 'main' })
   t.same(parseCommand(['help'], NOW), { command: 'help', topic: 'main' })
@@ -130,7 +148,7 @@ t.test('help, wherever it is asked for', async (t) => {
 
 t.test('bad usage', async (t) => {
   const bad = (argv: string[], message: RegExp): void => { t.throws(() => parseCommand(argv, NOW), usage(message), argv.join(' ')) }
-  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage or help/)
+  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage, sweep or help/)
   bad(['credits', 'abc', '--set=-1'], /^Invalid --set "-1": expected an integer from 0 to 2147483647/)
   bad(['credits', 'abc', '--set', 'lots'], /^Invalid --set "lots"/)
   bad(['credits', 'abc', '--refill', 'hourly'], /^Invalid --refill: "hourly": expected day:AMOUNT/)

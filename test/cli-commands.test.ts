@@ -183,6 +183,40 @@ t.test('usage: periods and their total, JSON, none in the range', async (t) => {
   t.same(none.lines, [`No usage of key "metered" (${apiKey.prefix}) counted in this range.`])
 })
 
+t.test('sweep: what was revoked, or would be, as a table or JSON', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const manager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: { ln: 10, r: 8, p: 1 }, hashThreads: 1 })
+  t.teardown(() => manager.close())
+  const unusedFor = 90 * 24 * 60 * 60_000
+  const none = fakeIo()
+  t.equal(await runCommand({ command: 'sweep', unusedFor, dryRun: false, json: false }, manager, none), 0)
+  t.same(none.lines, ['No idle keys.'])
+  const longAgo = new Date('2020-01-01T00:00:00Z')
+  const old = await Promise.all(['old one', 'old two'].map(async (name) => (await manager.create({ name })).apiKey))
+  for (const { id } of old) await db.prisma.apiKey.update({ where: { id }, data: { createdAt: longAgo } })
+  const dry = fakeIo()
+  t.equal(await runCommand({ command: 'sweep', unusedFor, dryRun: true, json: false }, manager, dry), 0)
+  t.equal(dry.lines[0], 'Would revoke 2 keys:')
+  t.match(dry.lines[1], /^NAME +PREFIX +STATUS +CREATED +EXPIRES +LAST USED +SCOPES\nold (one|two) +\S+ +active +2020-01-01 00:00Z +never +never +-\n/)
+  const dryJson = fakeIo()
+  await runCommand({ command: 'sweep', unusedFor, dryRun: true, json: true }, manager, dryJson)
+  const shown = JSON.parse(dryJson.lines[0])
+  t.equal(shown.dryRun, true)
+  t.same(shown.revoked.map((r: { status: string }) => r.status), ['active', 'active'])
+  t.equal((await manager.list({ status: 'revoked' })).total, 0, 'a dry run revokes nothing')
+
+  await db.prisma.apiKey.update({ where: { id: old[1].id }, data: { lastUsedAt: new Date() } })
+  const done = fakeIo()
+  t.equal(await runCommand({ command: 'sweep', unusedFor, dryRun: false, json: false }, manager, done), 0)
+  t.equal(done.lines[0], 'Revoked 1 key:')
+  t.match(done.lines[1], /\nold one +\S+ +revoked +/)
+  await db.prisma.apiKey.update({ where: { id: old[1].id }, data: { lastUsedAt: longAgo } })
+  const json = fakeIo()
+  await runCommand({ command: 'sweep', unusedFor, dryRun: false, json: true }, manager, json)
+  t.match(JSON.parse(json.lines[0]), { dryRun: false, revoked: [{ id: old[1].id, status: 'revoked', revoked: true }] })
+})
+
 t.test('confirm: only y or yes is a yes', async (t) => {
   const ask = async (typed: string | null): Promise<{ answer: boolean, shown: string }> => {
     const input = new PassThrough()

@@ -334,6 +334,31 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
     failed(t, missing, 2, /usage needs one id or prefix/)
   })
 
+  await t.test('sweep --idle: --dry-run lists, then revokes; create obeys maxLifetime', async (t) => {
+    const idle = await manager.create({ name: 'idle partner' })
+    keys.push(idle.key)
+    await db.prisma.apiKey.update({ where: { id: idle.apiKey.id }, data: { createdAt: new Date(Date.now() - 400 * DAY) } })
+    const dry = await other('sweep', '--idle', '1y', '--dry-run')
+    t.equal(dry.code, 0)
+    t.match(dry.stdout, new RegExp(`^Would revoke 1 key:\nNAME +PREFIX +STATUS.*\nidle partner +${idle.apiKey.prefix} +active +`))
+    t.equal((await manager.get(idle.apiKey.id))?.revoked, false, 'a dry run revokes nothing (a verify here would be a use)')
+    const swept = JSON.parse((await other('sweep', '--idle', '1y', '--json')).stdout)
+    t.match(swept, { dryRun: false, revoked: [{ id: idle.apiKey.id, status: 'revoked' }] })
+    t.notOk('hashedKey' in swept.revoked[0])
+    t.match(await manager.verify(idle.key), { valid: false, reason: 'revoked' })
+    t.equal((await other('sweep', '--idle', '1y')).stdout, 'No idle keys.\n')
+    failed(t, await run('sweep', '--idle', '30m'), 2, /Invalid --idle "30m": at least an hour/)
+
+    const bounded = { ...env, CLI_MAX_LIFETIME: String(90 * DAY) }
+    const created = await cli(['create', '--name', 'bounded', '--json', '--config', CONFIG], bounded)
+    t.equal(created.code, 0)
+    const { apiKey, key } = JSON.parse(created.stdout)
+    keys.push(key)
+    const expires = new Date(apiKey.expiresAt).getTime()
+    t.ok(expires > Date.now() + 89 * DAY && expires <= Date.now() + 90 * DAY, 'no --expires: the maximum')
+    failed(t, await cli(['create', '--name', 'too long', '--expires', '1y', '--config', CONFIG], bounded), 2, /API keys may live at most 90d \(the maxLifetime option\)/)
+  })
+
   t.test('only create and rotate print a key', async (t) => {
     t.ok(others.length >= 10)
     for (const { stdout, stderr } of others) {
@@ -371,7 +396,8 @@ t.test('--help on every command, with no config needed', { buffered: true }, asy
     [['help', 'enable'], 'enable <id|prefix> [options]'],
     [['allowed-ips', '-h'], 'allowed-ips <id|prefix> --ip <cidr>... | --anywhere'],
     [['credits', '-h'], 'credits <id|prefix> [--set <n>] [--refill <policy>|none] [--unlimited]'],
-    [['usage', '--help'], 'usage <id|prefix> [options]']
+    [['usage', '--help'], 'usage <id|prefix> [options]'],
+    [['sweep', '--help'], 'sweep --idle <duration> [options]']
   ] as const
   const runs = await Promise.all(pages.map(async ([args]) => await cli([...args], {}, cwd)))
   for (const [i, [args, usage]] of pages.entries()) {
@@ -386,7 +412,7 @@ t.test('usage errors exit 2', { buffered: true }, async (t) => {
   const [rename, none, verbose, valueless, helpRename, grace] = await Promise.all([
     cli(['rename']), cli([]), cli(['list', '--verbose']), cli(['create', '--name']), cli(['help', 'rename']), cli(['rotate', 'abc', '--grace', '1 hour'])
   ])
-  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage or help/)
+  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage, sweep or help/)
   failed(t, none, 2, /Missing command/)
   failed(t, verbose, 2, /Unknown option '--verbose' \(see 'fastify-prisma-api-key list --help'\)/)
   failed(t, valueless, 2, /Option '--name <value>' argument missing/)

@@ -3,7 +3,7 @@ import { readAllowlist } from '../ip-allowlist.js'
 import { MAX_CREDITS, readRefill } from '../refill.js'
 import { serializeScopes } from '../scopes.js'
 import { STATUSES, type ApiKeyStatus } from '../status.js'
-import { parseDate, parseExpiry, parseGrace } from './expiry.js'
+import { parseDate, parseExpiry, parseGrace, parseIdle } from './expiry.js'
 import { usageError } from './failure.js'
 import { parseFields } from './fields.js'
 import { BIN, type HelpTopic } from './help.js'
@@ -31,9 +31,10 @@ const OPTIONS = {
   enable: {},
   'allowed-ips': { ip: { type: 'string', multiple: true }, anywhere: { type: 'boolean' }, ...JSON_FLAG },
   credits: { set: { type: 'string' }, refill: { type: 'string' }, unlimited: { type: 'boolean' }, ...JSON_FLAG },
-  usage: { from: { type: 'string' }, to: { type: 'string' }, ...JSON_FLAG }
+  usage: { from: { type: 'string' }, to: { type: 'string' }, ...JSON_FLAG },
+  sweep: { idle: { type: 'string' }, 'dry-run': { type: 'boolean' }, ...JSON_FLAG }
 } satisfies Record<string, OptionSpec>
-const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1, 'allowed-ips': 1, credits: 1, usage: 1 }
+const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1, 'allowed-ips': 1, credits: 1, usage: 1, sweep: 0 }
 
 type CommandName = keyof typeof OPTIONS
 const NAMES = Object.keys(OPTIONS) as CommandName[]
@@ -62,6 +63,7 @@ export type Command =
   /** Neither credits nor creditRefill: show them; null: unlimited, no refill. */
   | { command: 'credits', config?: string, target: string, credits?: number | null, creditRefill?: string | null, json: boolean }
   | { command: 'usage', config?: string, target: string, from?: Date, to?: Date, json: boolean }
+  | { command: 'sweep', config?: string, unusedFor: number, dryRun: boolean, json: boolean }
 
 type Values = Record<string, string | boolean | string[] | undefined>
 
@@ -198,6 +200,11 @@ export function parseCommand (argv: string[], now: Date): Command {
       const to = values.to === undefined ? undefined : parseDate('to', values.to as string)
       if (from !== undefined && to !== undefined && to.getTime() <= from.getTime()) throw usageError('Invalid --to: the range ends before --from')
       return { command: name, config, target: targets[0], from, to, json: values.json === true }
+    }
+    case 'sweep': {
+      const idle = values.idle as string | undefined
+      if (idle === undefined) throw usageError(`sweep needs --idle <duration>, such as --idle 90d (see '${BIN} sweep --help')`)
+      return { command: name, config, unusedFor: parseIdle(idle), dryRun: values['dry-run'] === true, json: values.json === true }
     }
   }
 }

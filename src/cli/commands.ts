@@ -1,8 +1,8 @@
 import type { ApiKeyManager } from '../manager.js'
+import { formatDuration } from '../expiry.js'
 import { withStatus } from '../status.js'
 import type { ApiKeyRecord } from '../types.js'
 import type { Command } from './args.js'
-import { formatDuration } from './expiry.js'
 import { CliError, usageError } from './failure.js'
 import { formatCredits, formatList, formatRecord, formatUsage, toJson } from './format.js'
 import type { Io } from './prompt.js'
@@ -151,6 +151,21 @@ const usage: Run<'usage'> = async ({ target, from, to, json }, manager, io) => {
   return 0
 }
 
+const plural = (n: number): string => `${n} key${n === 1 ? '' : 's'}`
+
+const sweep: Run<'sweep'> = async ({ unusedFor, dryRun, json }, manager, io) => {
+  const { revoked } = await manager.revokeIdle({ unusedFor, dryRun })
+  if (json) {
+    io.out(toJson({ revoked: revoked.map((record) => withStatus(record, Date.now())), dryRun }))
+  } else if (revoked.length === 0) {
+    io.out('No idle keys.')
+  } else {
+    io.out(`${dryRun ? 'Would revoke' : 'Revoked'} ${plural(revoked.length)}:`)
+    io.out(formatList(revoked.map((record) => ({ record, status: manager.status(record) }))))
+  }
+  return 0
+}
+
 export async function runCommand (command: Exclude<Command, { command: 'help' }>, manager: ApiKeyManager, io: Io): Promise<number> {
   switch (command.command) {
     case 'create': return await create(command, manager, io)
@@ -163,5 +178,6 @@ export async function runCommand (command: Exclude<Command, { command: 'help' }>
     case 'allowed-ips': return await allowedIps(command, manager, io)
     case 'credits': return await credits(command, manager, io)
     case 'usage': return await usage(command, manager, io)
+    case 'sweep': return await sweep(command, manager, io)
   }
 }

@@ -15,16 +15,18 @@ export function parseDate (flag: 'from' | 'to', value: string): Date {
   return date.value
 }
 
+/** `--idle`: how long a key must have gone unused to be swept, an hour or more (the manager's minimum). */
+export function parseIdle (value: string): number {
+  const idle = parseDuration(value)
+  if (idle === null) throw usageError(`Invalid --idle ${JSON.stringify(value)}: use a duration like 90d, 12w, 1y`)
+  if (idle < DURATION_UNITS.h) throw usageError(`Invalid --idle ${JSON.stringify(value)}: at least an hour (1h)`)
+  return idle
+}
+
 /** `--grace`: how long a rotated key's old secret keeps working, 0 to a year (the manager's limit). */
 export function parseGrace (value: string): number {
   const grace = value === '0' ? 0 : parseDuration(value)
   if (grace === null) throw usageError(`Invalid --grace ${JSON.stringify(value)}: use a duration like 30m, 24h, 7d, or 0 for none`)
   if (grace > MAX_GRACE_PERIOD) throw usageError(`Invalid --grace ${JSON.stringify(value)}: at most a year (1y, 365d)`)
   return grace
-}
-
-/** A grace period as the shortest exact duration: 90m stays 90m, 1440m is 1d. */
-export function formatDuration (ms: number): string {
-  const unit = Object.keys(DURATION_UNITS).reverse().find((name) => ms % DURATION_UNITS[name] === 0) as string
-  return `${ms / DURATION_UNITS[unit]}${unit}`
 }

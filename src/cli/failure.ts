@@ -16,7 +16,8 @@ export const usageError = (message: string): CliError => new CliError(message, E
 
 // The library's errors that mean the command line or the config asked for
 // something impossible, as opposed to a failure of the database or the key.
-const USAGE_CODES = new Set(['FST_API_KEY_INVALID_ARGUMENT', 'FST_API_KEY_NAME_REQUIRED', 'FST_API_KEY_INVALID_OPTION', 'FST_API_KEY_FEATURE_OFF'])
+const USAGE_CODES = new Set(['FST_API_KEY_INVALID_ARGUMENT', 'FST_API_KEY_NAME_REQUIRED', 'FST_API_KEY_INVALID_OPTION', 'FST_API_KEY_FEATURE_OFF',
+  'FST_API_KEY_LIFETIME_EXCEEDED'])
 
 // Prisma's connection codes (P1xxx) and the driver's socket errors, for when
 // the config's own code reaches the database before the library does.

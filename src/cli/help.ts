@@ -34,6 +34,7 @@ ${columns([
   ['allowed-ips <id|prefix>', 'set where a key may be used from (needs ipAllowlist: true)'],
   ['credits <id|prefix>', 'show or set a key\'s credits and refill (needs credits: true)'],
   ['usage <id|prefix>', 'show how often a key was used, per hour or day'],
+  ['sweep --idle <duration>', 'revoke the keys unused for that long (--dry-run: list them)'],
   ['help [command]', 'show the help of a command']
 ])}
 
@@ -45,7 +46,7 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
 `,
   create: page('create --name <name> [options]', 'Creates a key and prints it once, then its record. Store the key now: only its hash is kept.', [
     ['--name <name>', 'what the key is for (required)'],
-    ['--expires <when>', 'a date (2027-01-31: works through that day, UTC), a time with its\nzone (2027-01-31T12:00Z) or a duration from now: 90m, 12h, 30d, 2w, 1y;\ndefault never'],
+    ['--expires <when>', 'a date (2027-01-31: works through that day, UTC), a time with its\nzone (2027-01-31T12:00Z) or a duration from now: 90m, 12h, 30d, 2w, 1y;\ndefault never, or the config\'s defaultLifetime or maxLifetime, which\nno expiry may pass'],
     ['--scope <scope>', 'what the key may do: orders:read, orders:* or * (quote it); repeatable,\nor several at once: --scope "orders:read,orders:write"; default none'],
     ['--allow-ip <cidr>', 'where the key may be used from: an address or range (10.0.0.0/8,\n2001:db8::/32); repeatable or comma-separated; default anywhere\n(needs ipAllowlist: true)'],
     ['--credits <n>', 'calls the key may make (each route says what a call costs);\ndefault unlimited (needs credits: true)'],
@@ -86,6 +87,11 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
     ['--from <date>', 'from the period holding this date (2026-11-01, UTC) or time\n(2026-11-01T12:00Z); default 30 days ago'],
     ['--to <date>', 'up to this date, included (2026-11-30: through that day), or\nthis time; default now'],
     ['--json', 'print { id, prefix, total, periods: [{ periodStart, count }] } as JSON']
+  ]),
+  sweep: page('sweep --idle <duration> [options]', 'Revokes every key not used for the duration (by its last use, or since its creation when\nit was never used), and prints them. Last uses are written once per lastUsedInterval\n(60 s by default): that is how precise it is. Running apps refuse the keys as after revoke.', [
+    ['--idle <duration>', 'how long unused: 90d, 12w, 1y, at least 1h (required)'],
+    ['--dry-run', 'only print the keys it would revoke'],
+    ['--json', 'print { revoked: [records], dryRun } as JSON']
   ])
 } as const
 
