@@ -196,6 +196,7 @@ eachDatabase(t, async (t, db) => {
     await again.close()
     t.equal(await stored(apiKey.id), 50, 'credits set meanwhile are what the operator chose')
     await t.rejects(again.spend(apiKey), { code: 'FST_API_KEY_CLOSED' })
+    t.equal(again.spendCached(apiKey, 1), null, 'closed: no payment from memory either')
   })
 
   t.test('input is checked', async (t) => {
