@@ -30,6 +30,11 @@ const RECHECK = 1_000
 // reads the balance again, so this bounds only a pathological race.
 const ATTEMPTS = 10
 
+// What a reservation asks for: at least the call's need, at most the block
+// size and half of the balance seen (so instances sharing a key share its tail).
+const blockOf = (account: { block: number }, need: number, balance: number): number =>
+  Math.max(need, Math.min(account.block, Math.max(1, Math.ceil(balance / 2))))
+
 interface Account {
   /** reserved by this instance and not spent */
   left: number
@@ -146,7 +151,7 @@ export class CreditLedger {
     // The usual reservation of a busy key: one conditional update, sized from
     // what the last read said, when no refill can have come due since.
     if (account.balance !== null && account.balance >= need && (account.refill === null || refillDue(account.refill.policy, account.refill.anchor, now, 0) === null)) {
-      const take = Math.max(need, Math.min(account.block, Math.max(1, Math.ceil(account.balance / 2))))
+      const take = blockOf(account, need, account.balance)
       if (await this.#store.takeCredits(id, take)) return this.#reserved(account, take, account.balance - take, account.anchor, now)
     }
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -168,8 +173,8 @@ export class CreditLedger {
           continue
         }
       }
-      const cap = account.balance === null ? account.block : Math.min(account.block, Math.max(1, Math.ceil(row.credits / 2)))
-      const take = Math.min(row.credits, Math.max(need, cap))
+      // Before any balance was seen, the block alone: the first one is small anyway.
+      const take = Math.min(row.credits, blockOf(account, need, account.balance === null ? Infinity : row.credits))
       if (take < need) return this.#refuse(account, policy === null ? null : { policy, anchor }, now, row.credits)
       if (await this.#store.takeCredits(id, take)) return this.#reserved(account, take, row.credits - take, row.creditsRefilledAt, now)
     }

@@ -108,8 +108,9 @@ function readReport (body: Buffer): Report[] {
   })
 }
 
-// A refusal that comes only after the secret matched: the key is ours.
-const SECRET_MATCHED = new Set(['revoked', 'disabled', 'expired', 'unusable', 'ip_not_allowed', 'usage_exceeded'])
+// The refusals given before a secret matched (throttled aside: undecided).
+// Every other refusal comes after it: the key is ours, whatever its state.
+const NOT_MATCHED = new Set(['malformed', 'unknown', 'wrong_secret'])
 
 /**
  * The endpoint GitHub's secret scanning partner program posts found keys to
@@ -159,7 +160,7 @@ export default async function apiKeySecretScanning (fastify: FastifyInstance, op
     if (result.valid) return result.apiKey
     // Not decided: the prefix's budget of unverified checks is spent; GitHub retries.
     if (result.reason === 'throttled') throw new errors.BUSY()
-    if (!SECRET_MATCHED.has(result.reason)) return undefined
+    if (NOT_MATCHED.has(result.reason)) return undefined
     const prefix = token.slice(token.length - keyLength(''), token.length - keyLength('') + PREFIX_LENGTH)
     const { items } = await manager!.list({ where: { prefix }, take: 1 })
     return items[0]
