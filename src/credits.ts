@@ -10,6 +10,7 @@ const PAID: Payment = Object.freeze({ paid: true })
 /** The credits feature's view of a record: `credits` null (or absent) is unlimited. */
 export interface CreditRecord {
   id: string
+  prefix?: string
   credits?: number | null
 }
 
@@ -35,6 +36,10 @@ const ATTEMPTS = 10
 const blockOf = (account: { block: number }, need: number, balance: number): number =>
   Math.max(need, Math.min(account.block, Math.max(1, Math.ceil(balance / 2))))
 
+// Seconds until the account's next refill (at least 1), or null when none is due.
+const retryAfterOf = (account: { refillAt: number | null }, now: number): number | null =>
+  account.refillAt === null ? null : Math.max(1, Math.ceil((account.refillAt - now) / 1000))
+
 interface Account {
   /** reserved by this instance and not spent */
   left: number
@@ -53,6 +58,8 @@ interface Account {
   refillAt: number | null
   /** the database says the key has no limit (any more): paid from memory until then */
   freeUntil: number
+  /** found out of credits, and told so, since its last reservation */
+  exhausted: boolean
   reserving: Promise<void> | null
 }
 
@@ -70,9 +77,12 @@ interface Account {
 export class CreditLedger {
   readonly #store: Store<any>
   readonly #accounts = new Map<string, Account>()
+  readonly #exhausted: (record: CreditRecord, retryAfter: number | null) => void
 
-  constructor (store: Store<any>) {
+  /** `exhausted` hears of a key found out of credits: once, until it pays again. */
+  constructor (store: Store<any>, exhausted: (record: CreditRecord, retryAfter: number | null) => void = () => {}) {
     this.#store = store
+    this.#exhausted = exhausted
   }
 
   /** The payment from memory, synchronously; null when it needs the database (call spend). */
@@ -88,7 +98,7 @@ export class CreditLedger {
     // Refused from memory only what the database could not pay when last asked.
     // (#refuse set the balance with refusedUntil.)
     if (account.reserving === null && now < account.refusedUntil && cost - account.left > (account.balance as number)) {
-      return { paid: false, retryAfter: account.refillAt === null ? null : Math.max(1, Math.ceil((account.refillAt - now) / 1000)) }
+      return { paid: false, retryAfter: retryAfterOf(account, now) }
     }
     return null
   }
@@ -101,12 +111,12 @@ export class CreditLedger {
       if (cached !== null) return cached
       let account = this.#accounts.get(record.id)
       if (account === undefined) {
-        account = { left: 0, block: 1, reservedAt: 0, anchor: null, balance: null, refill: null, refusedUntil: 0, refillAt: null, freeUntil: 0, reserving: null }
+        account = { left: 0, block: 1, reservedAt: 0, anchor: null, balance: null, refill: null, refusedUntil: 0, refillAt: null, freeUntil: 0, exhausted: false, reserving: null }
         this.#accounts.set(record.id, account)
       }
       // One reservation at a time per key: the others wait and pay from it.
       if (account.reserving === null) {
-        const reserving: Promise<void> = this.#reserve(record.id, account, cost - account.left, now)
+        const reserving: Promise<void> = this.#reserve(record, account, cost - account.left, now)
           .finally(() => { if (account.reserving === reserving) account.reserving = null })
         account.reserving = reserving
       }
@@ -142,7 +152,8 @@ export class CreditLedger {
     if (failure !== null) throw failure
   }
 
-  async #reserve (id: string, account: Account, need: number, now: number): Promise<void> {
+  async #reserve (record: CreditRecord, account: Account, need: number, now: number): Promise<void> {
+    const { id } = record
     if (account.reservedAt > 0) {
       const lasted = now - account.reservedAt
       if (lasted < FAST) account.block = Math.min(account.block * 2, MAX_BLOCK)
@@ -175,7 +186,14 @@ export class CreditLedger {
       }
       // Before any balance was seen, the block alone: the first one is small anyway.
       const take = Math.min(row.credits, blockOf(account, need, account.balance === null ? Infinity : row.credits))
-      if (take < need) return this.#refuse(account, policy === null ? null : { policy, anchor }, now, row.credits)
+      if (take < need) {
+        this.#refuse(account, policy === null ? null : { policy, anchor }, now, row.credits)
+        if (!account.exhausted) {
+          account.exhausted = true
+          this.#exhausted(record, retryAfterOf(account, now))
+        }
+        return
+      }
       if (await this.#store.takeCredits(id, take)) return this.#reserved(account, take, row.credits - take, row.creditsRefilledAt, now)
     }
     throw new errors.UNAVAILABLE({ cause: new Error(`credits of key ${id} kept changing during ${ATTEMPTS} reservations`) })
@@ -183,6 +201,7 @@ export class CreditLedger {
 
   #reserved (account: Account, taken: number, balance: number, anchor: Date | null, now: number): void {
     account.left += taken
+    account.exhausted = false
     account.balance = balance
     account.anchor = anchor
     account.reservedAt = now

@@ -31,13 +31,16 @@ export function checkIdle (input: RevokeIdleInput): { unusedFor: number, dryRun:
 // Not used since `cutoff`, or never used and created before it.
 const unusedSince = (cutoff: Date): object => ({ OR: [{ lastUsedAt: { lt: cutoff } }, { lastUsedAt: null, createdAt: { lt: cutoff } }] })
 
+/** Runs a batch's revocation as one change (the manager's: in a transaction with its events, when it records them). */
+export type BatchChange<R extends ApiKeyRecord> = (work: (store: Store<R>) => Promise<R[]>) => Promise<R[]>
+
 /**
  * The keys not revoked and unused since `cutoff`, scanned by id in batches;
  * unless `dryRun`, each batch revoked in one statement that checks again that
  * they are unused, so a key used since it was read is spared. Returns them as
  * found, marked revoked when they were.
  */
-export async function sweepIdle<R extends ApiKeyRecord> (store: Store<R>, cutoff: Date, dryRun: boolean): Promise<R[]> {
+export async function sweepIdle<R extends ApiKeyRecord> (store: Store<R>, cutoff: Date, dryRun: boolean, change: BatchChange<R>): Promise<R[]> {
   const idle = { revoked: false, ...unusedSince(cutoff) }
   const swept: R[] = []
   let batch: R[]
@@ -49,12 +52,16 @@ export async function sweepIdle<R extends ApiKeyRecord> (store: Store<R>, cutoff
       swept.push(...batch)
       continue
     }
+    if (batch.length === 0) break
     const ids = { id: { in: batch.map((record) => record.id) } }
-    const count = batch.length === 0 ? 0 : await store.revokeWhere({ AND: [ids, idle] })
-    // Fewer than read: some were used (or revoked) meanwhile; those still
-    // unused and now revoked are the ones this statement revoked.
-    const revoked = count === batch.length ? batch : await store.page({ AND: [ids, { revoked: true, ...unusedSince(cutoff) }] }, null, BATCH)
-    swept.push(...revoked.map((record) => ({ ...record, revoked: true })))
+    const revoked = await change(async (store) => {
+      const count = await store.revokeWhere({ AND: [ids, idle] })
+      // Fewer than read: some were used (or revoked) meanwhile; those still
+      // unused and now revoked are the ones this statement revoked.
+      const revoked = count === batch.length ? batch : await store.page({ AND: [ids, { revoked: true, ...unusedSince(cutoff) }] }, null, BATCH)
+      return revoked.map((record) => ({ ...record, revoked: true }))
+    })
+    swept.push(...revoked)
   } while (batch.length === BATCH)
   return swept
 }

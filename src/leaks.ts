@@ -38,6 +38,9 @@ export interface SecretScanningOptions<R extends ApiKeyRecord = ApiKeyRecord> {
 
 export const GITHUB_KEYS_URL = 'https://api.github.com/meta/public_keys/secret_scanning'
 const MAX_TOKENS = 1_000
+// The actor of the events a report records.
+const LEAK_ACTOR = 'github-secret-scanning'
+
 const OPTIONS = ['manager', 'action', 'onLeak', 'keysUrl', 'keysHeaders', 'keysRefreshInterval', 'bodyLimit']
 
 interface Report { token: string, type: string, url: string | null, source: string | null }
@@ -172,9 +175,9 @@ export default async function apiKeySecretScanning (fastify: FastifyInstance, op
     for (const report of reports) {
       const apiKey = await ours(report)
       if (apiKey !== undefined) {
-        const revoke = action === 'revoke' && !apiKey.revoked
-        const record = revoke ? await manager!.revoke(apiKey.id) : apiKey
-        await onLeak?.({ apiKey: record, url: report.url, source: report.source, type: report.type, revoked: revoke })
+        const { url, source, type } = report
+        const { apiKey: record, revoked } = await manager!.reportLeak(apiKey.id, { url, source, type, revoke: action === 'revoke' }, { actor: LEAK_ACTOR })
+        await onLeak?.({ apiKey: record, url, source, type, revoked })
       }
       feedback.push({
         token_hash: createHash('sha256').update(report.token).digest('hex'),

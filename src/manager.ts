@@ -1,6 +1,8 @@
+import { Audit } from './audit.js'
 import { CreditLedger, type CreditRecord, type Payment } from './credits.js'
 import { listenForChanges, pollChangeLog, type ChangeFeed, type ChangeHandlers } from './change-feed.js'
 import { errors } from './errors.js'
+import { actorOf, changesOf, checkEvents, checkLeak, updateEvent, type ApiKeyEvent, type ChangeContext, type EventDraft, type EventsInput, type LeakReport } from './events.js'
 import { Hasher } from './hasher.js'
 import { checkIdle, sweepIdle, type RevokeIdleInput } from './idle.js'
 import { generateKey, keyInText, keyPattern } from './key-format.js'
@@ -19,6 +21,7 @@ import { Verifier } from './verifier.js'
 
 export type { CreateInput, ListInput, RotateInput, UsageInput } from './manager-input.js'
 export type { RevokeIdleInput } from './idle.js'
+export type { ApiKeyEvent, ApiKeyEventType, ChangeContext, EventsInput, FieldChange, LeakReport } from './events.js'
 export type { UsagePeriod } from './usage-store.js'
 export type { Payment } from './credits.js'
 export type { VerifyFailure, VerifyResult } from './types.js'
@@ -40,7 +43,7 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
    * @example
    * const { apiKey, key } = await fastify.apiKeys.create({ name: 'billing-service', scopes: ['invoices:read'] })
    */
-  create (input: CreateInput): Promise<{ apiKey: R, key: string }>
+  create (input: CreateInput, context?: ChangeContext): Promise<{ apiKey: R, key: string }>
   /**
    * Checks a presented key: `{ valid: true, apiKey }`, or `{ valid: false, reason }`.
    * Throws FST_API_KEY_UNAVAILABLE (503) when the store cannot answer, FST_API_KEY_BUSY when the hash queue is full.
@@ -85,14 +88,14 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
    * @example
    * await manager.update(id, { expiresAt: new Date('2030-01-01T00:00:00Z') })
    */
-  update (id: string, data: Record<string, unknown>): Promise<R>
+  update (id: string, data: Record<string, unknown>, context?: ChangeContext): Promise<R>
   /**
    * Revokes a key, permanently: refused at once on this instance; on others
    * within about a second with a change feed, within `cacheTtl` without.
    * @example
    * await fastify.apiKeys.revoke(apiKey.id)
    */
-  revoke (id: string): Promise<R>
+  revoke (id: string, context?: ChangeContext): Promise<R>
   /**
    * Revokes every key not used for `unusedFor` ms (by lastUsedAt, written
    * once per lastUsedInterval; since createdAt for a key never used), in
@@ -101,26 +104,40 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
    * @example
    * const { revoked } = await manager.revokeIdle({ unusedFor: 90 * 24 * 60 * 60 * 1000 })
    */
-  revokeIdle (input: RevokeIdleInput): Promise<{ revoked: R[] }>
+  revokeIdle (input: RevokeIdleInput, context?: ChangeContext): Promise<{ revoked: R[] }>
   /**
    * Suspends a key (`suspension: true`): it is refused (401 FST_API_KEY_DISABLED)
    * until enable(id), here at once, elsewhere as a revocation is.
    * @example
    * await fastify.apiKeys.disable(apiKey.id)
    */
-  disable (id: string): Promise<R>
+  disable (id: string, context?: ChangeContext): Promise<R>
   /**
    * Lifts a suspension; a revoked key stays revoked (409 FST_API_KEY_ENABLE_REVOKED).
    * @example
    * await fastify.apiKeys.enable(apiKey.id)
    */
-  enable (id: string): Promise<R>
+  enable (id: string, context?: ChangeContext): Promise<R>
   /**
    * A new secret for the same key, shown once; the old one works for gracePeriod ms more.
    * @example
    * const { key } = await manager.rotate(id, { gracePeriod: 24 * 60 * 60 * 1000 })
    */
-  rotate (id: string, input?: RotateInput): Promise<{ apiKey: R, key: string }>
+  rotate (id: string, input?: RotateInput, context?: ChangeContext): Promise<{ apiKey: R, key: string }>
+  /**
+   * Records that a key leaked (the secret-scanning receiver calls it): a
+   * 'leaked' event with where it was found, and with `revoke` the revocation,
+   * in the same transaction. `revoked` says whether this call revoked it.
+   */
+  reportLeak (id: string, leak: LeakReport, context?: ChangeContext): Promise<{ apiKey: R, revoked: boolean }>
+  /**
+   * A key's events from the audit log, newest first (the `audit` option);
+   * `before` pages back. Throws FST_API_KEY_FEATURE_OFF without it.
+   * @example
+   * const events = await fastify.apiKeys.events(apiKey.id, { take: 20 })
+   * for (const { type, actor, at } of events) console.log(at, type, actor)
+   */
+  events (id: string, input?: EventsInput): Promise<ApiKeyEvent[]>
   /** 'active', 'disabled', 'revoked' or 'expired', now, for a record returned by get or list. */
   status (apiKey: R): ApiKeyStatus
   /**
@@ -179,7 +196,13 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     credits,
     onError: onBackgroundError
   })
-  const ledger = credits ? new CreditLedger(store) : null
+  const audit = new Audit<R>(settings.model, store, { include: settings.include, hmac: settings.pepper !== null, ...features }, {
+    model: settings.audit,
+    onEvent: settings.onEvent,
+    onError: onBackgroundError
+  })
+  // Once per key running out on this instance, until it pays again.
+  const ledger = credits ? new CreditLedger(store, (record, retryAfter) => audit.notice(notice('credits_exhausted', record as unknown as R, { retryAfter }))) : null
   const lastUsed = new LastUsedWriter(store, settings.lastUsedInterval, onBackgroundError)
   const history = usageHistory(settings)
   const feed = startFeed(settings, {
@@ -191,15 +214,20 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   let closed = false
   const checkOpen = (what: string): void => { if (closed) throw new errors.CLOSED(what) }
 
-  async function create (input: CreateInput): Promise<{ apiKey: R, key: string }> {
+  async function create (input: CreateInput, context?: ChangeContext): Promise<{ apiKey: R, key: string }> {
     checkOpen('create keys')
     const data = checkCreate(input, secret, features)
+    const actor = actorOf(context, secret)
     data.expiresAt = expiryOfNewKey(data.expiresAt as Date | null, settings.lifetime, Date.now())
     for (let attempt = 0; attempt < PREFIX_ATTEMPTS; attempt++) {
       const { prefix, key } = generateKey(brand)
       const hashedKey = await hasher.hash(key)
       try {
-        const apiKey = await store.create({ ...data, prefix, hashedKey })
+        const written = { ...data, prefix, hashedKey }
+        const apiKey = await audit.change(async (store) => {
+          const created = await store.create(written)
+          return { result: created, events: [{ type: 'created', keyId: created.id, prefix, actor, changes: changesOf(Object.keys(written), null, created), details: null }] }
+        })
         return { apiKey, key }
       } catch (err) {
         // The connection may have dropped after the insert committed: the
@@ -253,9 +281,10 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     return await store.list(where, take, skip)
   }
 
-  async function update (id: string, data: Record<string, unknown>): Promise<R> {
+  async function update (id: string, data: Record<string, unknown>, context?: ChangeContext): Promise<R> {
     checkId(id, secret)
     const changes = checkUpdate(data, secret, features)
+    const actor = actorOf(context, secret)
     if (changes.revoked === false) {
       // Never written: revoked is only ever set to true, so there is no race
       // in which this call could bring a key back.
@@ -271,26 +300,38 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
       checkNewExpiry(changes.expiresAt as Date | null, current.createdAt, max)
     }
     if (changes.disabled === false && changes.revoked !== true && (await store.get({ id }))?.revoked === true) throw new errors.ENABLE_REVOKED(id)
-    const updated = await store.update(id, changes)
+    const updated = await audit.change(async (store) => {
+      // What the row held, to tell what changed: read only for someone to tell.
+      const before = audit.listening ? await store.get({ id }) : null
+      const after = await store.update(id, changes)
+      const event = after === null ? null : updateEvent(after, changesOf(Object.keys(changes), before, after), actor)
+      return { result: after, events: event === null ? [] : [event] }
+    })
     if (updated === null) throw new errors.NOT_FOUND(id)
     if (changes.credits !== undefined) ledger?.forget(id)
     verifier.invalidate(updated.prefix)
     return updated
   }
 
-  async function revokeIdle (input: RevokeIdleInput): Promise<{ revoked: R[] }> {
+  async function revokeIdle (input: RevokeIdleInput, context?: ChangeContext): Promise<{ revoked: R[] }> {
     const { unusedFor, dryRun } = checkIdle(input)
+    const actor = actorOf(context, secret)
     // This instance's uses not yet written would otherwise look idle.
     await lastUsed.flush()
-    const revoked = await sweepIdle(store, new Date(Date.now() - unusedFor), dryRun)
+    const cutoff = new Date(Date.now() - unusedFor)
+    const revoked = await sweepIdle(store, cutoff, dryRun, async (work) => await audit.change(async (store) => {
+      const batch = await work(store)
+      return { result: batch, events: batch.map((record) => notice('idle_revoked', record, { unusedSince: cutoff.toISOString() }, actor, REVOKED)) }
+    }))
     if (!dryRun) for (const { prefix } of revoked) verifier.invalidate(prefix)
     return { revoked }
   }
 
-  async function rotate (id: string, input: RotateInput = {}): Promise<{ apiKey: R, key: string }> {
+  async function rotate (id: string, input: RotateInput = {}, context?: ChangeContext): Promise<{ apiKey: R, key: string }> {
     checkOpen('rotate keys')
     checkId(id, secret)
     const gracePeriod = checkGrace(input)
+    const actor = actorOf(context, secret)
     for (let attempt = 0; attempt < ROTATE_ATTEMPTS; attempt++) {
       const current = await store.secretOf(id)
       if (current === null) throw new errors.NOT_FOUND(id)
@@ -298,7 +339,14 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
       const { prefix } = current
       const { key } = generateKey(brand, prefix)
       const hashedKey = await hasher.hash(key)
-      if (await store.rotate(id, current.hashedKey, hashedKey, new Date(Date.now() + gracePeriod))) {
+      const until = new Date(Date.now() + gracePeriod)
+      const rotated = await audit.change(async (store) => {
+        const done = await store.rotate(id, current.hashedKey, hashedKey, until)
+        // The secret's hashes are never told: the grace period is what changed for its holder.
+        const details = { gracePeriod, previousKeyExpiresAt: until.toISOString() }
+        return { result: done, events: done ? [{ type: 'rotated' as const, keyId: id, prefix, actor, changes: null, details }] : [] }
+      })
+      if (rotated) {
         verifier.invalidate(prefix)
         const apiKey = await store.get({ id })
         // Deleted between the two statements: the new key exists nowhere.
@@ -321,9 +369,32 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     return await accounts.spend(apiKey as CreditRecord, cost)
   }
 
-  const suspend = async (id: string, disabled: boolean): Promise<R> => {
+  const suspend = async (id: string, disabled: boolean, context: ChangeContext | undefined): Promise<R> => {
     if (!suspension) throw new errors.FEATURE_OFF('suspension', SUSPENSION_OFF)
-    return await update(id, { disabled })
+    return await update(id, { disabled }, context)
+  }
+
+  async function reportLeak (id: string, leak: LeakReport, context?: ChangeContext): Promise<{ apiKey: R, revoked: boolean }> {
+    checkId(id, secret)
+    const actor = actorOf(context, secret)
+    const { url, source, type, revoke } = checkLeak(leak)
+    const outcome = await audit.change(async (store) => {
+      const before = await store.get({ id })
+      if (before === null) return { result: null, events: [] }
+      const after = revoke && !before.revoked ? await store.update(id, { revoked: true }) : before
+      // Deleted between the two statements: nothing left to report on.
+      if (after === null) return { result: null, events: [] }
+      return { result: { apiKey: after, revoked: after !== before }, events: [{ ...notice('leaked', after, { url, source, type }, actor), changes: changesOf(['revoked'], before, after) }] }
+    })
+    if (outcome === null) throw new errors.NOT_FOUND(id)
+    if (outcome.revoked) verifier.invalidate(outcome.apiKey.prefix)
+    return outcome
+  }
+
+  async function events (id: string, input: EventsInput = {}): Promise<ApiKeyEvent[]> {
+    checkId(id, secret)
+    const { take, before } = checkEvents(input)
+    return await audit.list(id, take, before)
   }
 
   const manager: ApiKeyManager<R> = {
@@ -339,11 +410,13 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     get,
     list,
     update,
-    revoke: async (id) => await update(id, { revoked: true }),
+    revoke: async (id, context) => await update(id, { revoked: true }, context),
     revokeIdle,
-    disable: async (id) => await suspend(id, true),
-    enable: async (id) => await suspend(id, false),
+    disable: async (id, context) => await suspend(id, true, context),
+    enable: async (id, context) => await suspend(id, false, context),
     rotate,
+    reportLeak,
+    events,
     status: (apiKey) => {
       checkRecord(apiKey)
       return keyStatus(apiKey, Date.now())
@@ -363,6 +436,13 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     }
   }
   return { manager, ready: feed?.ready ?? Promise.resolve() }
+}
+
+const REVOKED = { revoked: { from: false, to: true } }
+
+// An event that says what happened rather than which columns a call wrote.
+function notice<R extends ApiKeyRecord> (type: EventDraft['type'], record: R, details: Record<string, unknown>, actor: string | null = null, changes: EventDraft['changes'] = null): EventDraft {
+  return { type, keyId: record.id, prefix: record.prefix, actor, changes, details }
 }
 
 function usageHistory (settings: ManagerSettings): { store: UsageStore, counter: UsageCounter, period: UsagePeriodName } | null {

@@ -1,8 +1,10 @@
 import type { KeyObject } from 'node:crypto'
 import { availableParallelism } from 'node:os'
+import { EVENT_METHODS, type EventDelegate } from './audit.js'
 import { CHANGE_LOG_METHODS, type ChangeLogDelegate, type ListenClient } from './change-feed.js'
 import { checkKnown, fail, isPlainObject } from './checks.js'
 import { paramsError, type ScryptParams } from './hash-format.js'
+import type { ApiKeyEvent } from './events.js'
 import { BRAND_RULE, isBrand } from './key-format.js'
 import { PEPPER_RULE, pepperKeys } from './pepper.js'
 import { DELEGATE_METHODS, type ApiKeyDelegate } from './store.js'
@@ -89,6 +91,20 @@ export interface ApiKeyManagerOptions {
   maxLifetime?: number
   /** The expiry (ms from creation) a new key gets when none is given; at most maxLifetime. */
   defaultLifetime?: number
+  /**
+   * The audit log: every change to a key (created, updated, rotated, revoked,
+   * disabled, enabled, leaked, revoked for idleness) is written to this model,
+   * e.g. `{ model: prisma.apiKeyEvent }` (a delegate of the same client as
+   * `model`), in the same transaction as the change; read with
+   * manager.events() (docs/events.md).
+   */
+  audit?: { model: EventDelegate }
+  /**
+   * Hears every event once its change is committed (and credits running
+   * out, which no change carries); with or without an audit model. What it
+   * throws goes to onBackgroundError, never to the change's caller.
+   */
+  onEvent?: (event: ApiKeyEvent) => void | Promise<void>
   /** Called with errors that have no caller to go to (a failed lastUsedAt or re-hash write); default: a process warning (the plugin logs them). */
   onBackgroundError?: (err: unknown) => void
 }
@@ -149,6 +165,8 @@ export interface ManagerSettings {
   credits: boolean
   usage: UsageSettings | null
   lifetime: LifetimeSettings
+  audit: EventDelegate | null
+  onEvent: ((event: ApiKeyEvent) => unknown) | null
   onBackgroundError: (err: unknown) => void
 }
 
@@ -159,7 +177,7 @@ export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 12, r: 8, p: 1 }
 export const MANAGER_OPTIONS = [
   'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'changeFeed', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
   'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'suspension', 'ipAllowlist', 'credits', 'usage', 'maxLifetime', 'defaultLifetime',
-  'onBackgroundError'
+  'audit', 'onEvent', 'onBackgroundError'
 ] as const
 
 export const DEFAULTS = {
@@ -237,6 +255,22 @@ function usage (value: unknown, lastUsedInterval: number): UsageSettings | null 
   return { model: o.model as UsageDelegate, period, interval: lastUsedInterval === 0 ? DEFAULTS.lastUsedInterval : lastUsedInterval }
 }
 
+function audit (value: unknown): EventDelegate | null {
+  if (value === undefined) return null
+  const shape = 'expected { model: prisma.apiKeyEvent }'
+  if (!isPlainObject(value)) fail('audit', shape)
+  const o = value as Record<string, unknown>
+  // The delegate itself, given for the object around it.
+  if (!('model' in o) && typeof o.findMany === 'function') fail('audit', shape)
+  checkKnown(o, ['model'], (name, message) => fail(`audit.${name}`, message))
+  for (const method of EVENT_METHODS) {
+    if (typeof (o.model as Record<string, unknown> | null)?.[method] !== 'function') {
+      fail('audit.model', `expected the audit model's Prisma delegate such as prisma.apiKeyEvent (missing ${method}())`)
+    }
+  }
+  return o.model as EventDelegate
+}
+
 const DAY = 24 * 60 * 60 * 1000
 // Ten years of 365 days: the longest any policy asks for, far below what Dates hold.
 const MAX_LIFETIME = 10 * 365 * DAY
@@ -277,6 +311,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
   if (o.suspension !== undefined && typeof o.suspension !== 'boolean') fail('suspension', 'expected true (disable and enable keys) or false')
   if (o.ipAllowlist !== undefined && typeof o.ipAllowlist !== 'boolean') fail('ipAllowlist', 'expected true (keys may list the addresses they are used from) or false')
   if (o.credits !== undefined && typeof o.credits !== 'boolean') fail('credits', 'expected true (keys may have a number of calls left, and refills) or false')
+  if (o.onEvent !== undefined && typeof o.onEvent !== 'function') fail('onEvent', 'expected a function (event) => void')
   if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') fail('onBackgroundError', 'expected a function (err) => void')
   const feed = changeFeed(o.changeFeed)
   const lastUsedInterval = integer(o, 'lastUsedInterval', 0, DAY)
@@ -305,6 +340,8 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
     credits: o.credits === true,
     usage: usage(o.usage, lastUsedInterval),
     lifetime: lifetime(o),
+    audit: audit(o.audit),
+    onEvent: (o.onEvent as ManagerSettings['onEvent'] | undefined) ?? null,
     onBackgroundError: (o.onBackgroundError as ManagerSettings['onBackgroundError'] | undefined) ?? warn
   }
 }

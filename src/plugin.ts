@@ -10,6 +10,7 @@ import { missingScope } from './scopes.js'
 import { Store } from './store.js'
 import type { ApiKeyRecord, RegisteredApiKey } from './types.js'
 import { UsageStore } from './usage-store.js'
+import { checkEventModel } from './audit.js'
 import { MALFORMED } from './verifier.js'
 
 const FAILURES: Record<VerifyFailure, new () => Error> = {
@@ -204,7 +205,7 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
     if (securityScheme !== null) document(route, securityScheme, config)
   })
 
-  const { model, include, pepper, suspension, ipAllowlist, credits, usage } = settings.manager
+  const { model, include, pepper, suspension, ipAllowlist, credits, usage, audit } = settings.manager
   // Fastify fills in pluginTimeout's default (10 s); 0 turns the timeout off.
   const half = (fastify.initialConfig.pluginTimeout as number) / 2
   const wait = half > 0 ? Math.min(STARTUP_WAIT, half) : STARTUP_WAIT
@@ -213,6 +214,7 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
     const check = async (): Promise<void> => {
       await new Store(model, { include, hmac: pepper !== null, suspension, ipAllowlist, credits }).check()
       if (usage !== null) await new UsageStore(usage.model).check()
+      if (audit !== null) await checkEventModel(audit)
     }
     await checkStore(check, fastify.log, wait)
     await checkFeed(ready, fastify.log, wait)

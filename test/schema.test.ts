@@ -28,6 +28,7 @@ t.test('the three schemas declare the same model', async (t) => {
   t.same(mysql, sqlite)
   t.same(modelColumns(schemaOf('postgresql'), 'ApiKeyUsage'), modelColumns(schemaOf('sqlite'), 'ApiKeyUsage'))
   t.same(modelColumns(schemaOf('mysql'), 'ApiKeyUsage'), modelColumns(schemaOf('sqlite'), 'ApiKeyUsage'))
+  t.same(modelColumns(schemaOf('postgresql'), 'ApiKeyEvent'), modelColumns(schemaOf('sqlite'), 'ApiKeyEvent'))
 })
 
 eachDatabase(t, async (t, db) => {
@@ -35,6 +36,18 @@ eachDatabase(t, async (t, db) => {
     const model = modelColumns(schemaOf(db.provider), 'ApiKeyUsage')
     t.same(Object.keys(model).sort(), ['count', 'keyId', 'periodStart'])
     compareColumns(t, db.provider, model, await catalogColumns(db, 'ApiKeyUsage'))
+  })
+  t.test('the audit table matches its model, and outlives the keys it tells of', async (t) => {
+    const model = modelColumns(schemaOf(db.provider), 'ApiKeyEvent')
+    t.same(Object.keys(model).sort(), ['actor', 'changes', 'createdAt', 'details', 'id', 'keyId', 'prefix', 'type'])
+    compareColumns(t, db.provider, model, await catalogColumns(db, 'ApiKeyEvent'))
+    const key = await db.prisma.apiKey.create({ data: { prefix: `e${randomBytes(4).toString('hex')}`, hashedKey: 'h', name: 'events' } })
+    // Longer than MySQL's VARCHAR(191): the JSON columns are TEXT there.
+    const details = JSON.stringify({ url: `https://github.com/${'x'.repeat(1000)}` })
+    const event = await db.prisma.apiKeyEvent.create({ data: { keyId: key.id, prefix: key.prefix, type: 'created', details } })
+    t.equal(event.details, details)
+    await db.prisma.apiKey.delete({ where: { id: key.id } })
+    t.equal(await db.prisma.apiKeyEvent.count({ where: { keyId: key.id } }), 1, 'kept after the key is gone')
   })
   t.test('usage rows are one per key and period, and go with their key', async (t) => {
     const key = await db.prisma.apiKey.create({ data: { prefix: `u${randomBytes(4).toString('hex')}`, hashedKey: 'h', name: 'usage' } })

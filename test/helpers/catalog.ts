@@ -6,8 +6,10 @@ import type { TestDatabase } from './databases.ts'
 
 export interface Column {
   type: string
-  /** a @db.VarChar(n) attribute, as the database spells it */
+  /** a @db.VarChar(n) or @db.Text attribute, as the database spells it */
   native?: string
+  /** @default(autoincrement()): a sequence's default on PostgreSQL, none elsewhere */
+  autoincrement?: boolean
   nullable: boolean
   /** the database fills it in when an insert leaves it out */
   dbDefault: boolean
@@ -30,11 +32,14 @@ export function modelColumns (schemaFile: URL, model: string): Record<string, Co
     const [, name, type, optional, attributes] = m
     if (!(type in TYPES.sqlite)) continue
     const native = /@db\.VarChar\((\d+)\)/.exec(attributes)?.[1]
+    const text = attributes.includes('@db.Text')
     const fill = /@default\((now\(\)|true|false|\d+|"[^"]*")\)/.test(attributes)
     const column = /@map\("([^"]+)"\)/.exec(attributes)?.[1] ?? name
     columns[column] = {
       type,
       ...(native === undefined ? {} : { native: `varchar(${native})` }),
+      ...(text ? { native: 'text' } : {}),
+      ...(attributes.includes('@default(autoincrement())') ? { autoincrement: true } : {}),
       nullable: optional === '?',
       dbDefault: fill,
       primary: attributes.includes('@id') || compound.includes(name),
@@ -100,7 +105,7 @@ export function compareColumns (t: Test, provider: string, model: Record<string,
     const type = field.native === undefined || provider !== 'mysql' ? TYPES[provider][field.type] : new RegExp(`^${field.native.replace(/[()]/g, '\\$&')}$`)
     t.match(column.dbType, type, `${name}: ${field.type} as ${column.dbType}`)
     t.equal(column.nullable, field.nullable, `${name}: nullable`)
-    t.equal(column.dbDefault, field.dbDefault, `${name}: database default`)
+    t.equal(column.dbDefault, field.dbDefault || (provider === 'postgresql' && field.autoincrement === true), `${name}: database default`)
     t.equal(column.primary, field.primary, `${name}: primary key`)
     t.equal(column.unique, field.unique, `${name}: unique index`)
   }
