@@ -35,8 +35,8 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
   readonly keyPattern: RegExp
   /** The statuses list() filters by and status() returns: 'disabled' only with `suspension: true`. */
   readonly statuses: readonly ApiKeyStatus[]
-  /** The optional features this manager was built with (their options); `usage` is the history's period, or null without one. */
-  readonly features: Readonly<Features & { usage: UsagePeriodName | null }>
+  /** The optional features this manager was built with (their options); `usage` is the history's period, or null without one; `audit`: an audit model records events. */
+  readonly features: Readonly<Features & { usage: UsagePeriodName | null, audit: boolean }>
   /**
    * A new key: its record, and the key itself, which is shown this once
    * (only its hash is stored).
@@ -400,7 +400,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   const manager: ApiKeyManager<R> = {
     keyPattern: pattern,
     statuses: statusesOf(suspension),
-    features: Object.freeze({ ...features, usage: history?.period ?? null }),
+    features: Object.freeze({ ...features, usage: history?.period ?? null, audit: settings.audit !== null }),
     create,
     verify,
     verifyCached,

@@ -54,7 +54,9 @@ t.test('registration', async (t) => {
     [{ guard, title: 5 }, /option title/],
     [{ guard, columns: [{ label: 'x' }] }, /option columns/],
     [{ guard, columns: 'org' }, /option columns/],
-    [{ guard, colour: 'blue' }, /option colour: unknown option/]
+    [{ guard, colour: 'blue' }, /option colour: unknown option/],
+    // Awaited for who it identified: a done callback would never be called.
+    [{ guard: (_request: unknown, _reply: unknown, done: () => void) => { done() } }, /option guard: expected an async function \(request, reply\), not a callback-style hook/]
   ] as const) {
     const app = Fastify()
     await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT })
@@ -199,7 +201,7 @@ eachDatabase(t, async (t, db) => {
       t.equal(res.body, readFileSync(new URL(`../assets/admin/${name}`, import.meta.url), 'utf8'), `${name} is assets/admin/${name}`)
     }
     t.same((await app.inject({ url: `${PREFIX}/api/meta`, headers: API })).json(), {
-      title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100], suspension: false, ipAllowlist: false, credits: false, usage: false
+      title: 'Partner <keys>', columns: ['Name length'], statuses: ['active', 'revoked', 'expired'], pageSizes: [10, 25, 50, 100], suspension: false, ipAllowlist: false, credits: false, usage: false, audit: false
     })
     t.equal((await app.inject({ url: `${PREFIX}/api/keys/some-id/usage`, headers: API })).statusCode, 404, 'no usage chart without the history')
     t.equal((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys/some-id/disable`, headers: API, payload: {} })).statusCode, 404, 'no disable without the feature')
@@ -478,6 +480,39 @@ eachDatabase(t, async (t, db) => {
     t.equal((await call({ method: 'POST', url: `${PREFIX}/api/keys/missing/disable`, payload: {} })).statusCode, 404)
     const bad = await call({ url: `${PREFIX}/api/keys?status=gone` })
     t.equal(bad.json().message, 'Invalid argument query: status must be one of active, disabled, revoked, expired')
+  })
+
+  t.test('with an audit log: the guard\'s answer is the actor of each change, and the history route lists them', async (t) => {
+    t.equal((await call({ url: `${PREFIX}/api/meta` })).json().audit, false)
+    t.equal((await call({ url: `${PREFIX}/api/keys/some-id/events` })).statusCode, 404, 'no audit model, no route')
+    // Who the guard identified: the basic auth user; null (nobody said) for a guard that returns nothing.
+    const identify: ApiKeyAdminOptions['guard'] = async (request, reply) => {
+      await guard(request, reply)
+      return request.headers['x-admin-name']
+    }
+    const audited = await build(db, { guard: identify }, { suspension: true, audit: { model: db.prisma.apiKeyEvent } })
+    t.teardown(() => audited.close())
+    const as = async (name: string | undefined, options: InjectOptions): Promise<any> =>
+      await audited.inject({ ...options, headers: { ...API, ...(name === undefined ? {} : { 'x-admin-name': name }) } })
+    t.equal((await as(undefined, { url: `${PREFIX}/api/meta` })).json().audit, true)
+    const { apiKey } = (await as('alice@example.com', { method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'audited' } })).json()
+    await as('bob@example.com', { method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/rotate`, payload: { gracePeriod: 0 } })
+    await as(undefined, { method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/disable`, payload: {} })
+    await as('  ', { method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/enable`, payload: {} })
+    await as('carol@example.com', { method: 'POST', url: `${PREFIX}/api/keys/${apiKey.id}/revoke`, payload: {} })
+    const history = await as(undefined, { url: `${PREFIX}/api/keys/${apiKey.id}/events` })
+    t.equal(history.statusCode, 200)
+    const { events } = history.json()
+    t.same(events.map(({ type, actor }: any) => [type, actor]), [
+      ['revoked', 'carol@example.com'], ['enabled', null], ['disabled', null], ['rotated', 'bob@example.com'], ['created', 'alice@example.com']
+    ], 'newest first; a blank or missing answer names nobody')
+    t.same(Object.keys(events[0]).sort(), ['actor', 'at', 'changes', 'details', 'id', 'type'])
+    t.notMatch(history.body, /scrypt|hashedKey/)
+    t.equal((await as(undefined, { url: `${PREFIX}/api/keys/missing/events` })).statusCode, 404)
+    const long = await as('x'.repeat(200), { method: 'POST', url: `${PREFIX}/api/keys`, payload: { name: 'too long an actor' } })
+    t.same([long.statusCode, long.json().message], [400, 'Invalid argument actor: expected a non-empty string of at most 191 characters'], 'refused, nothing created')
+    t.equal((await audited.apiKeys.list({ where: { name: 'too long an actor' } })).total, 0)
+    t.equal((await audited.inject({ url: `${PREFIX}/api/keys/${apiKey.id}/events`, headers: { 'x-api-key-admin': '1' } })).statusCode, 401, 'the history is behind the guard')
   })
 })
 

@@ -122,6 +122,25 @@ t.test('sweep: --idle takes a duration of an hour or more', async (t) => {
   t.throws(() => parseCommand(['sweep', '--idle', '1d', '--yes'], NOW), usage(/^Unknown option '--yes'/))
 })
 
+t.test('events and --actor', async (t) => {
+  t.same(parseCommand(['events', 'abc'], NOW), { command: 'events', config: undefined, target: 'abc', limit: 20, before: undefined, json: false })
+  t.same(parseCommand(['events', 'abc', '--limit', '500', '--before', '41', '--json'], NOW), { command: 'events', config: undefined, target: 'abc', limit: 500, before: 41, json: true })
+  t.throws(() => parseCommand(['events', 'abc', '--before', '0'], NOW), usage(/^Invalid --before "0": expected an integer from 1 to/))
+  t.throws(() => parseCommand(['events', 'abc', '--limit', '501'], NOW), usage(/^Invalid --limit "501": expected an integer from 1 to 500$/))
+  t.throws(() => parseCommand(['events'], NOW), usage(/^events needs one id or prefix/))
+  t.throws(() => parseCommand(['events', 'abc', '--actor', 'me'], NOW), usage(/^Unknown option '--actor'/), 'reading changes nothing: no actor')
+  // Every command that changes a key takes it; none sets it when not given (the OS user is commands.ts's default).
+  for (const argv of [['create', '--name', 'x'], ['rotate', 'abc'], ['revoke', 'abc', '--yes'], ['disable', 'abc'], ['enable', 'abc'],
+    ['allowed-ips', 'abc', '--anywhere'], ['credits', 'abc', '--unlimited'], ['sweep', '--idle', '90d']]) {
+    t.match(parseCommand([...argv, '--actor', 'alice@example.com'], NOW), { command: argv[0], actor: 'alice@example.com' }, argv[0])
+    t.notOk('actor' in parseCommand(argv, NOW), `${argv[0]} without --actor`)
+    t.throws(() => parseCommand([...argv, '--actor', ''], NOW), usage(/^Invalid --actor "": expected who is acting/), `${argv[0]} --actor ""`)
+  }
+  for (const argv of [['list'], ['show', 'abc'], ['usage', 'abc']]) {
+    t.throws(() => parseCommand([...argv, '--actor', 'alice'], NOW), usage(/^Unknown option '--actor'/), argv[0])
+  }
+})
+
 t.test('help, wherever it is asked for', async (t) => {
   t.same(parseCommand(['--help'], NOW), { command: 'help', topic: 'main' })
   t.same(parseCommand(['help'], NOW), { command: 'help', topic: 'main' })
@@ -148,7 +167,7 @@ t.test('help, wherever it is asked for', async (t) => {
 
 t.test('bad usage', async (t) => {
   const bad = (argv: string[], message: RegExp): void => { t.throws(() => parseCommand(argv, NOW), usage(message), argv.join(' ')) }
-  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage, sweep or help/)
+  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage, events, sweep or help/)
   bad(['credits', 'abc', '--set=-1'], /^Invalid --set "-1": expected an integer from 0 to 2147483647/)
   bad(['credits', 'abc', '--set', 'lots'], /^Invalid --set "lots"/)
   bad(['credits', 'abc', '--refill', 'hourly'], /^Invalid --refill: "hourly": expected day:AMOUNT/)

@@ -2,7 +2,7 @@ import type { Test } from 'tap'
 // The CLI as a user runs it: the built bin in a child process, reading a
 // TypeScript config module through tsx, against a real database.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { testManager } from './helpers/app.ts'
@@ -334,6 +334,51 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
     failed(t, missing, 2, /usage needs one id or prefix/)
   })
 
+  await t.test('events: who did what, by --actor or the OS user, newest first, paged', async (t) => {
+    const created = await run('create', '--name', 'audited', '--json', '--actor', 'deploy-bot')
+    const { apiKey, key } = JSON.parse(created.stdout)
+    keys.push(key)
+    t.equal((await other('disable', apiKey.prefix)).code, 0)
+    t.equal((await other('enable', apiKey.id, '--actor', 'alice@example.com')).code, 0)
+    const rotated = await run('rotate', apiKey.prefix, '--json')
+    keys.push(JSON.parse(rotated.stdout).key)
+    t.equal((await other('revoke', apiKey.prefix, '--yes', '--actor', 'incident-42')).code, 0)
+
+    const osUser = `cli:${userInfo().username}`
+    const [table, json, page, empty, unaudited, blank, misplaced] = await Promise.all([
+      other('events', apiKey.prefix),
+      other('events', apiKey.id, '--json'),
+      other('events', apiKey.prefix, '--limit', '2'),
+      other('events', (await manager.create({ name: 'quiet' })).apiKey.prefix),
+      cli(['events', apiKey.prefix, '--config', CONFIG], { ...env, CLI_NO_AUDIT: '1' }),
+      run('disable', apiKey.prefix, '--actor', ' '),
+      run('list', '--actor', 'alice')
+    ])
+    const events = JSON.parse(json.stdout)
+    t.match(events, { id: apiKey.id, prefix: apiKey.prefix })
+    t.same(events.events.map(({ type, actor }: { type: string, actor: string }) => [type, actor]), [
+      ['revoked', 'incident-42'], ['rotated', osUser], ['enabled', 'alice@example.com'], ['disabled', osUser], ['created', 'deploy-bot']
+    ])
+    t.same(events.events[0].changes, { revoked: { from: false, to: true } })
+    t.notMatch(json.stdout, /scrypt|hashedKey|keyId/, 'no hash, and the key named once at the top')
+
+    const [header, ...rows] = table.stdout.trimEnd().split('\n')
+    t.match(header, /^ID +AT +EVENT +ACTOR +CHANGES$/)
+    t.equal(rows.length, 5)
+    t.match(rows[0], new RegExp(`^${events.events[0].id as number} +\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z +revoked +incident-42 +revoked: false -> true$`))
+    t.match(rows[3], new RegExp(`^\\d+ +\\S+ +disabled +${osUser} +disabled: false -> true$`))
+
+    t.equal(page.stdout.trimEnd().split('\n').length, 3, 'a header and two events')
+    const next = new RegExp(`--before ${events.events[1].id as number} for older events`)
+    t.match(page.stderr, next)
+    const older = JSON.parse((await other('events', apiKey.prefix, '--json', '--before', String(events.events[1].id))).stdout)
+    t.same(older.events.map(({ type }: { type: string }) => type), ['enabled', 'disabled', 'created'])
+    t.match(empty.stdout, /^No events recorded for key "quiet" \(\w{8}\)\.\n$/, 'made from code without an actor, and no audit there')
+    failed(t, unaudited, 2, /The audit log feature is off/)
+    failed(t, blank, 2, /Invalid --actor " ": expected who is acting/)
+    failed(t, misplaced, 2, /Unknown option '--actor'/)
+  })
+
   await t.test('sweep --idle: --dry-run lists, then revokes; create obeys maxLifetime', async (t) => {
     const idle = await manager.create({ name: 'idle partner' })
     keys.push(idle.key)
@@ -397,6 +442,7 @@ t.test('--help on every command, with no config needed', { buffered: true }, asy
     [['allowed-ips', '-h'], 'allowed-ips <id|prefix> --ip <cidr>... | --anywhere'],
     [['credits', '-h'], 'credits <id|prefix> [--set <n>] [--refill <policy>|none] [--unlimited]'],
     [['usage', '--help'], 'usage <id|prefix> [options]'],
+    [['events', '--help'], 'events <id|prefix> [options]'],
     [['sweep', '--help'], 'sweep --idle <duration> [options]']
   ] as const
   const runs = await Promise.all(pages.map(async ([args]) => await cli([...args], {}, cwd)))
@@ -412,7 +458,7 @@ t.test('usage errors exit 2', { buffered: true }, async (t) => {
   const [rename, none, verbose, valueless, helpRename, grace] = await Promise.all([
     cli(['rename']), cli([]), cli(['list', '--verbose']), cli(['create', '--name']), cli(['help', 'rename']), cli(['rotate', 'abc', '--grace', '1 hour'])
   ])
-  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage, sweep or help/)
+  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage, events, sweep or help/)
   failed(t, none, 2, /Missing command/)
   failed(t, verbose, 2, /Unknown option '--verbose' \(see 'fastify-prisma-api-key list --help'\)/)
   failed(t, valueless, 2, /Option '--name <value>' argument missing/)

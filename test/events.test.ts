@@ -57,6 +57,10 @@ eachDatabase(t, async (t, db) => {
       t.ok(event.at instanceof Date && Date.now() - event.at.getTime() < 60_000, 'when')
     }
     t.ok(events.every((event, i) => i === 0 || (event.id as number) < (events[i - 1].id as number)), 'ids increase with time')
+    // docs/events.md: paging
+    const page = await manager.events(apiKey.id, { take: 2 })
+    const next = await manager.events(apiKey.id, { take: 2, before: page[1].id as number })
+    t.same([...page, ...next].map((event) => event.type), ['revoked', 'enabled', 'disabled', 'rotated'], 'the next page starts where the last ended')
 
     t.same(heard.map((event) => event.id), [...events].reverse().map((event) => event.id), 'onEvent heard each, in order, with its audit id')
     const told = JSON.stringify([events, heard, await prisma.apiKeyEvent.findMany({ where: { keyId: apiKey.id } })])
@@ -173,6 +177,30 @@ eachDatabase(t, async (t, db) => {
     t.teardown(() => unmigrated.close())
     await unmigrated.register(apiKeyPlugin, { model, scrypt: FAST_SCRYPT, hashThreads: 1, audit })
     await t.rejects(async () => await unmigrated.ready(), { code: 'FST_API_KEY_NOT_MIGRATED' }, 'no table: the migrations were not applied')
+  })
+
+  t.test('the plugin: who acted, and onEvent in the app\'s log', async (t) => {
+    const lines: string[] = []
+    const stream = { write: (line: string) => { lines.push(line) } }
+    const app = Fastify({ logger: { level: 'info', stream } })
+    // docs/events.md: onEvent
+    await app.register(apiKeyPlugin, {
+      model: prisma.apiKey,
+      onEvent: (event) => { app.log.info({ event }, `API key ${event.prefix}: ${event.type}`) }
+    })
+    await app.ready()
+    t.teardown(() => app.close())
+    const fastify = app
+    const { apiKey } = await fastify.apiKeys.create({ name: 'logged' })
+    const id = apiKey.id
+    // docs/events.md: the actor
+    await fastify.apiKeys.rotate(id, { gracePeriod: 60 * 60 * 1000 }, { actor: 'deploy-bot' })
+    await fastify.apiKeys.revoke(id, { actor: 'alice@example.com' })
+    const logged = lines.map((line) => JSON.parse(line)).filter((line) => line.event !== undefined)
+    t.same(logged.map(({ msg, event }) => [msg, event.actor]), [
+      [`API key ${apiKey.prefix}: created`, null], [`API key ${apiKey.prefix}: rotated`, 'deploy-bot'], [`API key ${apiKey.prefix}: revoked`, 'alice@example.com']
+    ])
+    t.notMatch(lines.join('\n'), /scrypt|hashedKey/, 'no hash in the log')
   })
 
   t.test('what is refused', async (t) => {

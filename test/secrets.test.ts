@@ -1,8 +1,8 @@
 // No plaintext key anywhere but where it is handed out: a session that uses
 // every surface (manager, plugin, admin API, rotation, revocation, bad input
 // of every kind, a key passed where an id belongs) is recorded, then its log
-// lines, error messages, admin responses and every database column are
-// scanned for every key it made.
+// lines, error messages, admin responses, events and every database column
+// are scanned for every key it made.
 import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -21,7 +21,18 @@ eachDatabase(t, async (t, db) => {
   const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
   const app = Fastify({ logger: { level: 'trace', stream } })
   const pepper = randomBytes(32).toString('base64')
-  await app.register(apiKeyPlugin, { model: db.prisma.apiKey, scrypt: FAST_SCRYPT, hashThreads: 1, maxFailures: 3, throttleDelay: 0, lastUsedInterval: 1, pepper })
+  const heard: string[] = []
+  await app.register(apiKeyPlugin, {
+    model: db.prisma.apiKey,
+    scrypt: FAST_SCRYPT,
+    hashThreads: 1,
+    maxFailures: 3,
+    throttleDelay: 0,
+    lastUsedInterval: 1,
+    pepper,
+    audit: { model: db.prisma.apiKeyEvent },
+    onEvent: (event) => { heard.push(JSON.stringify(event)) }
+  })
   await app.register(apiKeyAdmin, {
     prefix: PREFIX,
     guard: async (request, reply) => { if (request.headers['x-admin'] !== 'yes') await reply.code(401).send({ message: 'admin only' }) }
@@ -79,6 +90,7 @@ eachDatabase(t, async (t, db) => {
     await failing(async () => await app.apiKeys.create({ name: 'x', scopes: [key] }))
     await failing(async () => await app.apiKeys.create({ name: `partner ${key}` }))
     await failing(async () => await app.apiKeys.update(a.apiKey.id, { note: key }))
+    await failing(async () => await app.apiKeys.revoke(a.apiKey.id, { actor: `cleanup with ${key}` }))
     // (Not in URLs: Fastify logs every request's URL, whoever put a key there.)
     adminBodies.push((await app.inject({ method: 'POST', url: `${PREFIX}/api/keys`, headers: API, payload: { name: key } })).body)
   }
@@ -87,19 +99,28 @@ eachDatabase(t, async (t, db) => {
     adminBodies.push((await app.inject({ url: `${PREFIX}/api/keys/${id}`, headers: API })).body)
   }
   records.push(JSON.stringify([a.apiKey, d.apiKey, await app.apiKeys.get(a.apiKey.id), await app.apiKeys.list(), await app.apiKeys.revoke(b.apiKey.id)]))
+  const history: string[] = []
+  for (const id of [a.apiKey.id, b.apiKey.id, revoked.apiKey.id]) {
+    history.push(JSON.stringify(await app.apiKeys.events(id)))
+    adminBodies.push((await app.inject({ url: `${PREFIX}/api/keys/${id}/events`, headers: API })).body)
+  }
   await app.apiKeys.flush()
   // The pepper's HMAC writes run after their checks: let them land.
   await sleep(200)
 
   const table = db.provider === 'mysql' ? '`ApiKey`' : '"ApiKey"'
   const rows = JSON.stringify(await db.query(`SELECT * FROM ${table}`))
+  const eventTable = db.provider === 'mysql' ? '`ApiKeyEvent`' : '"ApiKeyEvent"'
+  const eventRows = JSON.stringify(await db.query(`SELECT * FROM ${eventTable}`))
+  const events = [...heard, ...history, eventRows].join('\n')
   const log = lines.join('')
   const places: Record<string, string> = {
     'log lines': log,
     'error messages': errorMessages.join('\n'),
     'admin responses': adminBodies.join('\n'),
     'records (request.apiKey, manager results)': records.join('\n'),
-    'database columns': rows
+    'database columns': rows,
+    'events (onEvent, manager.events, the audit table)': events
   }
   t.ok(lines.length > 100, `${lines.length} log lines, ${errorMessages.length} errors, ${adminBodies.length} admin responses, ${rows.length} characters of rows scanned`)
   t.equal(keys.length, 5)
@@ -125,4 +146,8 @@ eachDatabase(t, async (t, db) => {
   t.equal(handedOut[1].split(c).length - 1, 1, 'and a rotated key once, in its rotate response')
   t.notOk(errorMessages.includes('(no error)'), 'every wrong call failed')
   t.ok(rows.includes('$scrypt$'), 'the rows hold hashes')
+  t.ok(heard.length >= 6 && eventRows.includes('"rotated"') && eventRows.includes('"revoked"'), `${heard.length} events heard, and recorded`)
+  t.notOk(/scrypt|hashedKey|previousHashedKey/i.test(events), 'no hash, nor the name of a hash column, in an event')
+  const hashes = (await db.prisma.apiKey.findMany({ select: { hashedKey: true, previousHashedKey: true } })).flatMap((row) => [row.hashedKey, row.previousHashedKey ?? []].flat())
+  t.same(hashes.filter((hash) => events.includes(hash.split('$').at(-1) as string)), [], 'no hash value in an event')
 })

@@ -5,13 +5,14 @@
 // holding HTML stays text; the page's CSP forbids inline script too.
 
 /**
- * @typedef {{ title: string, columns: string[], statuses: string[], pageSizes: number[], suspension: boolean, ipAllowlist: boolean, credits: boolean, usage: boolean }} Meta
+ * @typedef {{ title: string, columns: string[], statuses: string[], pageSizes: number[], suspension: boolean, ipAllowlist: boolean, credits: boolean, usage: boolean, audit: boolean }} Meta
  * @typedef {{ id: string, name: string, prefix: string, status: string, scopes: string, createdAt: string,
  *   expiresAt: string | null, lastUsedAt: string | null, previousKeyExpiresAt: string | null, disabled?: boolean, allowedIps?: string | null,
  *   credits?: number | null, creditRefill?: string | null,
  *   columns: Array<string | number | boolean | null> }} Key
  * @typedef {{ items: Key[], total: number, page: number, pageSize: number }} KeyPage
  * @typedef {{ apiKey: Key, key: string }} NewKey
+ * @typedef {{ id: number, type: string, actor: string | null, changes: Record<string, { from: unknown, to: unknown }> | null, details: Record<string, unknown> | null, at: string }} KeyEvent
  */
 
 /**
@@ -41,7 +42,7 @@ const form = (id) => element(id, HTMLFormElement)
 
 // The page size is the API's until one is chosen: the first answer says which.
 /** @type {{ page: number, pageSize: number | null, search: string, status: string, meta: Meta, total: number, current: Key | null }} */
-const state = { page: 1, pageSize: null, search: '', status: '', meta: { title: '', columns: [], statuses: [], pageSizes: [], suspension: false, ipAllowlist: false, credits: false, usage: false }, total: 0, current: null }
+const state = { page: 1, pageSize: null, search: '', status: '', meta: { title: '', columns: [], statuses: [], pageSizes: [], suspension: false, ipAllowlist: false, credits: false, usage: false, audit: false }, total: 0, current: null }
 
 // The plugin writes the name of its CSRF header into the page (src/admin/csrf.ts).
 const CSRF_HEADER = document.body.dataset.csrfHeader ?? ''
@@ -242,6 +243,8 @@ function details (key) {
   $('detail-credits').hidden = !state.meta.credits || key.status === 'revoked'
   $('detail-usage').hidden = !state.meta.usage
   if (state.meta.usage) showUsage(key)
+  $('detail-events').hidden = !state.meta.audit
+  if (state.meta.audit) showEvents(key)
   // A revoked key cannot be rotated; an expired one would get a secret that is refused too.
   $('detail-rotate').hidden = key.status !== 'active'
   if (!dialog('detail-dialog').open) dialog('detail-dialog').showModal()
@@ -282,6 +285,37 @@ async function showUsage (key) {
     })
   } catch (error) {
     $('usage-caption').textContent = 'Requests, last 30 days: ' + (error instanceof Error ? error.message : String(error))
+  }
+}
+
+/** @param {unknown} value */
+const told = (value) => value === null ? 'none' : typeof value === 'string' ? value : JSON.stringify(value)
+
+/**
+ * The key's history from the audit log, newest first: when, what, who, and
+ * each column's change.
+ * @param {Key} key
+ */
+async function showEvents (key) {
+  const list = $('events-list')
+  list.replaceChildren()
+  $('events-caption').textContent = 'History: loading…'
+  try {
+    /** @type {{ events: KeyEvent[] }} */
+    const { events } = await api('keys/' + encodeURIComponent(key.id) + '/events')
+    if (state.current?.id !== key.id) return
+    $('events-caption').textContent = events.length === 0 ? 'History: nothing recorded' : 'History'
+    for (const event of events) {
+      const item = document.createElement('li')
+      item.dataset.type = event.type
+      // A new key's columns had no value before: only what they were set to.
+      const what = Object.entries(event.changes ?? {}).map(([field, { from, to }]) => field + ': ' + (event.type === 'created' ? '' : told(from) + ' → ') + told(to))
+      if (event.details !== null) what.push(told(event.details))
+      item.textContent = time(event.at) + ' · ' + event.type.replace('_', ' ') + ' · by ' + (event.actor ?? 'unknown') + (what.length === 0 ? '' : ' · ' + what.join('; '))
+      list.append(item)
+    }
+  } catch (error) {
+    $('events-caption').textContent = 'History: ' + (error instanceof Error ? error.message : String(error))
   }
 }
 

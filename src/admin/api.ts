@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifySchemaValidationError } from 'fastify'
+import type { FastifyInstance, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import { errors } from '../errors.js'
+import type { ChangeContext } from '../events.js'
 import { EXPIRY_FORMATS, readExpiry } from '../expiry.js'
 import type { ApiKeyManager } from '../manager.js'
 import { REFILL_NEEDS_CREDITS } from '../manager-input.js'
@@ -67,10 +68,10 @@ function given (body: Record<string, unknown>, fields: readonly string[]): Recor
 }
 
 /** The panel's JSON routes, registered in the scope whose hook refuses cross-site calls. */
-export function adminApi (fastify: FastifyInstance, settings: AdminSettings): void {
+export function adminApi (fastify: FastifyInstance, settings: AdminSettings, who: (request: FastifyRequest) => ChangeContext | undefined): void {
   const manager = settings.manager as ApiKeyManager<ApiKeyRecord>
   const { statuses } = manager
-  const { suspension, ipAllowlist, credits } = manager.features
+  const { suspension, ipAllowlist, credits, audit } = manager.features
   const usage = manager.features.usage !== null
   const refusal = refuser(statuses)
   const view = (apiKey: ApiKeyRecord): Record<string, unknown> => ({
@@ -88,7 +89,8 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
     suspension,
     ipAllowlist,
     credits,
-    usage
+    usage,
+    audit
   }))
 
   fastify.get<{ Querystring: ListQuery }>('/keys', { schema: { querystring: listQuery(statuses) } }, async (request) => {
@@ -123,18 +125,18 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
       if (!on && field !== undefined) throw new errors.INVALID_ARGUMENT(field, off)
     }
     // The manager checks the name, the scopes, the addresses and the credits: a bad one is its 400, shown in the page.
-    const { apiKey, key } = await manager.create({ name: name as string, expiresAt: parseExpiry(expiresAt), ...given(request.body, fields) })
+    const { apiKey, key } = await manager.create({ name: name as string, expiresAt: parseExpiry(expiresAt), ...given(request.body, fields) }, who(request))
     return await reply.code(201).send({ apiKey: view(apiKey), key })
   })
 
   const rotate = { schema: { params: ID, body: ROTATE_BODY }, schemaErrorFormatter: refusal('{ gracePeriod } (milliseconds)') }
   fastify.post<{ Params: Id, Body: { gracePeriod?: unknown } }>('/keys/:id/rotate', rotate, async (request) => {
-    const { apiKey, key } = await manager.rotate(request.params.id, { gracePeriod: request.body.gracePeriod as number | undefined })
+    const { apiKey, key } = await manager.rotate(request.params.id, { gracePeriod: request.body.gracePeriod as number | undefined }, who(request))
     return { apiKey: view(apiKey), key }
   })
 
   const empty = { schema: { params: ID, body: EMPTY_BODY } }
-  fastify.post<{ Params: Id }>('/keys/:id/revoke', empty, async (request) => view(await manager.revoke(request.params.id)))
+  fastify.post<{ Params: Id }>('/keys/:id/revoke', empty, async (request) => view(await manager.revoke(request.params.id, who(request))))
   // Without the feature these routes do not exist (404), as the page shows no such buttons.
   if (usage) {
     // The chart's days: counts flushed by every instance, in UTC days.
@@ -144,10 +146,18 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
       return { days: dailyUsage(periods, now) }
     })
   }
+  if (audit) {
+    // The key's history, newest first: the last 50 changes (the CLI's events pages further back).
+    fastify.get<{ Params: Id }>('/keys/:id/events', { schema: { params: ID } }, async (request) => {
+      if (await manager.get(request.params.id) === null) throw new errors.NOT_FOUND(request.params.id)
+      const events = await manager.events(request.params.id, { take: 50 })
+      return { events: events.map(({ id, type, actor, changes, details, at }) => ({ id, type, actor, changes, details, at })) }
+    })
+  }
   if (ipAllowlist) {
     const allowedIps = { schema: { params: ID, body: ALLOWED_IPS_BODY }, schemaErrorFormatter: refusal('{ allowedIps } (addresses and CIDR ranges, or null for anywhere)') }
     fastify.post<{ Params: Id, Body: { allowedIps: unknown } }>('/keys/:id/allowed-ips', allowedIps,
-      async (request) => view(await manager.update(request.params.id, { allowedIps: request.body.allowedIps })))
+      async (request) => view(await manager.update(request.params.id, { allowedIps: request.body.allowedIps }, who(request))))
   }
   if (credits) {
     const setCredits = { schema: { params: ID, body: CREDITS_BODY }, schemaErrorFormatter: refusal('{ credits, creditRefill } (credits: an integer, or null for unlimited)') }
@@ -155,12 +165,12 @@ export function adminApi (fastify: FastifyInstance, settings: AdminSettings): vo
       const { credits: balance, creditRefill } = request.body
       // As create refuses it: update would keep the policy of a key that has no limit to refill.
       if (balance === null && creditRefill !== undefined && creditRefill !== null) throw new errors.INVALID_ARGUMENT('creditRefill', REFILL_NEEDS_CREDITS)
-      return view(await manager.update(request.params.id, given(request.body, ['credits', 'creditRefill'])))
+      return view(await manager.update(request.params.id, given(request.body, ['credits', 'creditRefill']), who(request)))
     })
   }
   if (suspension) {
-    fastify.post<{ Params: Id }>('/keys/:id/disable', empty, async (request) => view(await manager.disable(request.params.id)))
-    fastify.post<{ Params: Id }>('/keys/:id/enable', empty, async (request) => view(await manager.enable(request.params.id)))
+    fastify.post<{ Params: Id }>('/keys/:id/disable', empty, async (request) => view(await manager.disable(request.params.id, who(request))))
+    fastify.post<{ Params: Id }>('/keys/:id/enable', empty, async (request) => view(await manager.enable(request.params.id, who(request))))
   }
 }
 

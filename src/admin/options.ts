@@ -13,7 +13,9 @@ export interface AdminColumn<R extends ApiKeyRecord = RegisteredApiKey> {
 export interface ApiKeyAdminOptions<R extends ApiKeyRecord = RegisteredApiKey> {
   /**
    * The app's own check (session, basic auth, SSO), run before every admin
-   * route, page and asset: throw (or send a reply) to refuse. Required.
+   * route, page and asset: throw (or send a reply) to refuse. Required. What
+   * it resolves to, if a non-empty string (e.g. the admin's e-mail), is the
+   * actor of the changes the request makes, in the key's events.
    */
   guard: (request: FastifyRequest, reply: FastifyReply) => unknown
   /** Defaults to `fastify.apiKeys`, set by the core plugin. */
@@ -40,6 +42,8 @@ export function normalizeAdminOptions (opts: object, fastify: FastifyInstance): 
   if (typeof o.guard !== 'function') {
     fail('guard', 'the admin panel needs the app\'s own check: guard: async (request, reply) => { /* throw to refuse */ }')
   }
+  // The panel awaits the guard for who it identified: a done callback would never be called.
+  if (o.guard.length > 2) fail('guard', 'expected an async function (request, reply), not a callback-style hook (request, reply, done): throw or send a reply to refuse')
   const manager = (o.manager ?? (fastify as { apiKeys?: unknown }).apiKeys) as ApiKeyManager | undefined
   if (typeof manager?.list !== 'function') fail('manager', 'register apiKeyPlugin before apiKeyAdmin, or pass manager: createApiKeyManager(...)')
   const title = o.title ?? 'API keys'

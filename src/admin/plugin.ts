@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { adminApi } from './api.js'
 import { refuseCrossSite } from './csrf.js'
 import { normalizeAdminOptions, type ApiKeyAdminOptions } from './options.js'
@@ -22,7 +22,14 @@ export default async function apiKeyAdmin (fastify: FastifyInstance, options: Ap
   const settings = normalizeAdminOptions(options, fastify)
   const { html, assets } = await readPanel(settings.title)
 
-  fastify.addHook('onRequest', settings.guard)
+  // Who the guard identified, for the events of the changes this request makes.
+  const actors = new WeakMap<FastifyRequest, string>()
+  fastify.addHook('onRequest', async function (request, reply) {
+    const identified = await settings.guard.call(this, request, reply)
+    if (typeof identified === 'string' && identified.trim() !== '') actors.set(request, identified)
+    // A guard that sent its refusal without returning the reply: nothing more runs.
+    if (reply.sent) return reply
+  })
   // no-store for the assets too: they are behind the guard, and a few kilobytes.
   fastify.addHook('onSend', async (_request, reply) => {
     reply.header('content-security-policy', CSP)
@@ -48,6 +55,9 @@ export default async function apiKeyAdmin (fastify: FastifyInstance, options: Ap
   // miss it, and no spelling of the URL (/%61pi/...) goes around it.
   await fastify.register(async (api) => {
     api.addHook('onRequest', refuseCrossSite)
-    adminApi(api, settings)
+    adminApi(api, settings, (request) => {
+      const actor = actors.get(request)
+      return actor === undefined ? undefined : { actor }
+    })
   }, { prefix: '/api' })
 }

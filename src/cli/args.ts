@@ -12,6 +12,8 @@ type OptionSpec = Record<string, { type: 'string' | 'boolean', short?: string, m
 
 const COMMON: OptionSpec = { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }
 const JSON_FLAG: OptionSpec = { json: { type: 'boolean' } }
+// Who made a change, for the events: on every command that changes a key.
+const ACTOR_FLAG: OptionSpec = { actor: { type: 'string' } }
 const OPTIONS = {
   create: {
     name: { type: 'string' },
@@ -21,27 +23,32 @@ const OPTIONS = {
     'allow-ip': { type: 'string', multiple: true },
     credits: { type: 'string' },
     refill: { type: 'string' },
-    ...JSON_FLAG
+    ...JSON_FLAG,
+    ...ACTOR_FLAG
   },
   list: { status: { type: 'string' }, limit: { type: 'string' }, page: { type: 'string' }, ...JSON_FLAG },
   show: JSON_FLAG,
-  rotate: { grace: { type: 'string' }, ...JSON_FLAG },
-  revoke: { yes: { type: 'boolean', short: 'y' } },
-  disable: {},
-  enable: {},
-  'allowed-ips': { ip: { type: 'string', multiple: true }, anywhere: { type: 'boolean' }, ...JSON_FLAG },
-  credits: { set: { type: 'string' }, refill: { type: 'string' }, unlimited: { type: 'boolean' }, ...JSON_FLAG },
+  rotate: { grace: { type: 'string' }, ...JSON_FLAG, ...ACTOR_FLAG },
+  revoke: { yes: { type: 'boolean', short: 'y' }, ...ACTOR_FLAG },
+  disable: ACTOR_FLAG,
+  enable: ACTOR_FLAG,
+  'allowed-ips': { ip: { type: 'string', multiple: true }, anywhere: { type: 'boolean' }, ...JSON_FLAG, ...ACTOR_FLAG },
+  credits: { set: { type: 'string' }, refill: { type: 'string' }, unlimited: { type: 'boolean' }, ...JSON_FLAG, ...ACTOR_FLAG },
   usage: { from: { type: 'string' }, to: { type: 'string' }, ...JSON_FLAG },
-  sweep: { idle: { type: 'string' }, 'dry-run': { type: 'boolean' }, ...JSON_FLAG }
+  events: { limit: { type: 'string' }, before: { type: 'string' }, ...JSON_FLAG },
+  sweep: { idle: { type: 'string' }, 'dry-run': { type: 'boolean' }, ...JSON_FLAG, ...ACTOR_FLAG }
 } satisfies Record<string, OptionSpec>
-const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1, 'allowed-ips': 1, credits: 1, usage: 1, sweep: 0 }
+const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1, 'allowed-ips': 1, credits: 1, usage: 1, events: 1, sweep: 0 }
 
 type CommandName = keyof typeof OPTIONS
 const NAMES = Object.keys(OPTIONS) as CommandName[]
 
+/** What every command that changes a key carries: who, as --actor said (else the OS user, in commands.ts). */
+interface Change { actor?: string }
+
 export type Command =
   | { command: 'help', topic: HelpTopic }
-  | {
+  | Change & {
     command: 'create',
     config?: string,
     name: string,
@@ -55,15 +62,16 @@ export type Command =
   }
   | { command: 'list', config?: string, status?: ApiKeyStatus, limit: number, page: number, json: boolean }
   | { command: 'show', config?: string, target: string, json: boolean }
-  | { command: 'revoke', config?: string, target: string, yes: boolean }
-  | { command: 'rotate', config?: string, target: string, gracePeriod: number, json: boolean }
-  | { command: 'disable', config?: string, target: string }
-  | { command: 'enable', config?: string, target: string }
-  | { command: 'allowed-ips', config?: string, target: string, allowedIps: string[] | null, json: boolean }
+  | Change & { command: 'revoke', config?: string, target: string, yes: boolean }
+  | Change & { command: 'rotate', config?: string, target: string, gracePeriod: number, json: boolean }
+  | Change & { command: 'disable', config?: string, target: string }
+  | Change & { command: 'enable', config?: string, target: string }
+  | Change & { command: 'allowed-ips', config?: string, target: string, allowedIps: string[] | null, json: boolean }
   /** Neither credits nor creditRefill: show them; null: unlimited, no refill. */
-  | { command: 'credits', config?: string, target: string, credits?: number | null, creditRefill?: string | null, json: boolean }
+  | Change & { command: 'credits', config?: string, target: string, credits?: number | null, creditRefill?: string | null, json: boolean }
   | { command: 'usage', config?: string, target: string, from?: Date, to?: Date, json: boolean }
-  | { command: 'sweep', config?: string, unusedFor: number, dryRun: boolean, json: boolean }
+  | { command: 'events', config?: string, target: string, limit: number, before?: number, json: boolean }
+  | Change & { command: 'sweep', config?: string, unusedFor: number, dryRun: boolean, json: boolean }
 
 type Values = Record<string, string | boolean | string[] | undefined>
 
@@ -151,6 +159,19 @@ export function parseCommand (argv: string[], now: Date): Command {
       ? `Unexpected argument "${targets[0]}" (see '${BIN} ${name} --help')`
       : `${name} needs one id or prefix (see '${BIN} ${name} --help')`)
   }
+  // Only the commands that change a key know --actor: the strict pass refused it elsewhere.
+  return { ...commandOf(name, values, targets, now), ...actorFlag(values) }
+}
+
+function actorFlag (values: Values): Change {
+  const actor = values.actor as string | undefined
+  if (actor === undefined) return {}
+  // The manager checks it too (length, no key in it); here the message can name the flag.
+  if (actor.trim() === '') throw usageError(`Invalid --actor ${JSON.stringify(actor)}: expected who is acting, such as alice@example.com`)
+  return { actor }
+}
+
+function commandOf (name: CommandName, values: Values, targets: string[], now: Date): Command {
   const config = values.config as string | undefined
   switch (name) {
     case 'create': {
@@ -200,6 +221,10 @@ export function parseCommand (argv: string[], now: Date): Command {
       const to = values.to === undefined ? undefined : parseDate('to', values.to as string)
       if (from !== undefined && to !== undefined && to.getTime() <= from.getTime()) throw usageError('Invalid --to: the range ends before --from')
       return { command: name, config, target: targets[0], from, to, json: values.json === true }
+    }
+    case 'events': {
+      const before = values.before === undefined ? undefined : integer(values, 'before', 1, Number.MAX_SAFE_INTEGER)
+      return { command: name, config, target: targets[0], limit: integer(values, 'limit', 20, 500), before, json: values.json === true }
     }
     case 'sweep': {
       const idle = values.idle as string | undefined

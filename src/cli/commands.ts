@@ -1,10 +1,12 @@
+import { userInfo } from 'node:os'
+import type { ChangeContext } from '../events.js'
 import type { ApiKeyManager } from '../manager.js'
 import { formatDuration } from '../expiry.js'
 import { withStatus } from '../status.js'
 import type { ApiKeyRecord } from '../types.js'
 import type { Command } from './args.js'
 import { CliError, usageError } from './failure.js'
-import { formatCredits, formatList, formatRecord, formatUsage, toJson } from './format.js'
+import { formatCredits, formatEvents, formatList, formatRecord, formatUsage, toJson } from './format.js'
 import type { Io } from './prompt.js'
 import { printable } from './table.js'
 
@@ -19,6 +21,22 @@ async function find (manager: ApiKeyManager, target: string): Promise<ApiKeyReco
   const { items } = await manager.list({ where: { prefix: target }, take: 1 })
   if (items.length === 0) throw new CliError(`No API key with id or prefix ${JSON.stringify(target)}`)
   return items[0]
+}
+
+/**
+ * Who made a change, for its event: --actor as given, else the OS user the
+ * command runs as ("cli:alice"), which says what acted and for whom.
+ */
+function changeContext ({ actor }: { actor?: string }, env: NodeJS.ProcessEnv = process.env): ChangeContext {
+  if (actor !== undefined) return { actor }
+  let user: string | undefined
+  try {
+    user = userInfo().username
+  } catch {
+    // No passwd entry (a container's arbitrary uid): the shell's word for it, if any.
+    user = env.USER ?? env.LOGNAME
+  }
+  return { actor: user === undefined || user === '' ? 'cli' : `cli:${user}` }
 }
 
 /** The only output that ever holds a plaintext key: after create and rotate. */
@@ -37,7 +55,7 @@ const create: Run<'create'> = async (command, manager, io) => {
   const allowedIps = command.allowedIps.length === 0 ? {} : { allowedIps: command.allowedIps }
   const { credits, creditRefill } = command
   const limit = credits === undefined ? {} : { credits, ...(creditRefill === undefined ? {} : { creditRefill }) }
-  printNewKey(manager, io, await manager.create({ ...command.fields, ...scopes, ...allowedIps, ...limit, name: command.name, expiresAt: command.expiresAt }), command.json)
+  printNewKey(manager, io, await manager.create({ ...command.fields, ...scopes, ...allowedIps, ...limit, name: command.name, expiresAt: command.expiresAt }, changeContext(command)), command.json)
   return 0
 }
 
@@ -63,7 +81,8 @@ const show: Run<'show'> = async ({ target, json }, manager, io) => {
   return 0
 }
 
-const revoke: Run<'revoke'> = async ({ target, yes }, manager, io) => {
+const revoke: Run<'revoke'> = async (command, manager, io) => {
+  const { target, yes } = command
   const record = await find(manager, target)
   if (record.revoked) {
     io.out(`Key ${label(record)} was already revoked.`)
@@ -76,15 +95,16 @@ const revoke: Run<'revoke'> = async ({ target, yes }, manager, io) => {
       return 1
     }
   }
-  await manager.revoke(record.id)
+  await manager.revoke(record.id, changeContext(command))
   io.out(`Revoked key ${label(record)}.`)
   return 0
 }
 
 // A revoked key is refused by the manager (FST_API_KEY_NOT_ROTATABLE), whose message says why.
-const rotate: Run<'rotate'> = async ({ target, gracePeriod, json }, manager, io) => {
+const rotate: Run<'rotate'> = async (command, manager, io) => {
+  const { target, gracePeriod, json } = command
   const record = await find(manager, target)
-  const rotated = await manager.rotate(record.id, { gracePeriod })
+  const rotated = await manager.rotate(record.id, { gracePeriod }, changeContext(command))
   printNewKey(manager, io, rotated, json)
   if (json) return 0
   const { previousKeyExpiresAt, expiresAt } = rotated.apiKey
@@ -100,40 +120,42 @@ const rotate: Run<'rotate'> = async ({ target, gracePeriod, json }, manager, io)
 
 // Reversible, unlike revoke: no confirmation. The manager refuses both
 // without `suspension: true` in the config, and enable on a revoked key.
-const disable: Run<'disable'> = async ({ target }, manager, io) => {
-  const record = await find(manager, target)
+const disable: Run<'disable'> = async (command, manager, io) => {
+  const record = await find(manager, command.target)
   if (record.disabled === true) {
     io.out(`Key ${label(record)} was already disabled.`)
     return 0
   }
-  await manager.disable(record.id)
+  await manager.disable(record.id, changeContext(command))
   io.out(`Disabled key ${label(record)}: requests with it are refused until it is enabled.`)
   return 0
 }
 
-const enable: Run<'enable'> = async ({ target }, manager, io) => {
-  const record = await find(manager, target)
+const enable: Run<'enable'> = async (command, manager, io) => {
+  const record = await find(manager, command.target)
   if (record.disabled === false && !record.revoked) {
     io.out(`Key ${label(record)} was not disabled.`)
     return 0
   }
-  await manager.enable(record.id)
+  await manager.enable(record.id, changeContext(command))
   io.out(`Enabled key ${label(record)}.`)
   return 0
 }
 
-const allowedIps: Run<'allowed-ips'> = async ({ target, allowedIps, json }, manager, io) => {
-  const record = await manager.update((await find(manager, target)).id, { allowedIps })
+const allowedIps: Run<'allowed-ips'> = async (command, manager, io) => {
+  const { target, allowedIps, json } = command
+  const record = await manager.update((await find(manager, target)).id, { allowedIps }, changeContext(command))
   if (json) io.out(toJson(withStatus(record, Date.now())))
   else io.out(allowedIps === null ? `Key ${label(record)} may be used from anywhere.` : `Key ${label(record)} may be used from ${allowedIps.join(', ')} only.`)
   return 0
 }
 
 // The database's balance: running apps may hold a block of it reserved (docs/usage.md).
-const credits: Run<'credits'> = async ({ target, credits, creditRefill, json }, manager, io) => {
+const credits: Run<'credits'> = async (command, manager, io) => {
+  const { target, credits, creditRefill, json } = command
   const found = await find(manager, target)
   const changes = { ...(credits === undefined ? {} : { credits }), ...(creditRefill === undefined ? {} : { creditRefill }) }
-  const record = Object.keys(changes).length === 0 ? found : await manager.update(found.id, changes)
+  const record = Object.keys(changes).length === 0 ? found : await manager.update(found.id, changes, changeContext(command))
   if (json) io.out(toJson(withStatus(record, Date.now())))
   else io.out(typeof record.credits === 'number' ? `Key ${label(record)} has ${formatCredits(record)}.` : `Key ${label(record)} is unlimited.`)
   return 0
@@ -151,10 +173,25 @@ const usage: Run<'usage'> = async ({ target, from, to, json }, manager, io) => {
   return 0
 }
 
+const events: Run<'events'> = async ({ target, limit, before, json }, manager, io) => {
+  const record = await find(manager, target)
+  const page = await manager.events(record.id, { take: limit, ...(before === undefined ? {} : { before }) })
+  if (json) {
+    io.out(toJson({ id: record.id, prefix: record.prefix, events: page.map(({ keyId, prefix, ...event }) => event) }))
+  } else if (page.length === 0) {
+    io.out(before === undefined ? `No events recorded for key ${label(record)}.` : `No events of key ${label(record)} before ${before}.`)
+  } else {
+    io.out(formatEvents(page))
+    if (page.length === limit) io.note(`\n--before ${page[page.length - 1].id as number} for older events`)
+  }
+  return 0
+}
+
 const plural = (n: number): string => `${n} key${n === 1 ? '' : 's'}`
 
-const sweep: Run<'sweep'> = async ({ unusedFor, dryRun, json }, manager, io) => {
-  const { revoked } = await manager.revokeIdle({ unusedFor, dryRun })
+const sweep: Run<'sweep'> = async (command, manager, io) => {
+  const { unusedFor, dryRun, json } = command
+  const { revoked } = await manager.revokeIdle({ unusedFor, dryRun }, changeContext(command))
   if (json) {
     io.out(toJson({ revoked: revoked.map((record) => withStatus(record, Date.now())), dryRun }))
   } else if (revoked.length === 0) {
@@ -178,6 +215,7 @@ export async function runCommand (command: Exclude<Command, { command: 'help' }>
     case 'allowed-ips': return await allowedIps(command, manager, io)
     case 'credits': return await credits(command, manager, io)
     case 'usage': return await usage(command, manager, io)
+    case 'events': return await events(command, manager, io)
     case 'sweep': return await sweep(command, manager, io)
   }
 }

@@ -1,3 +1,4 @@
+import type { ApiKeyEvent } from '../events.js'
 import type { ApiKeyStatus } from '../status.js'
 import type { ApiKeyRecord } from '../types.js'
 import type { UsagePeriod } from '../usage-store.js'
@@ -70,6 +71,23 @@ export function formatUsage (periods: UsagePeriod[]): string {
     ...periods.map(({ periodStart, count }) => [shortDate(periodStart, '-'), String(count)]),
     ['total', String(total)]
   ])
+}
+
+// A change in a few words: `revoked: false -> true`; details as JSON.
+const changeText = ({ changes, details }: ApiKeyEvent): string => [
+  ...Object.entries(changes ?? {}).map(([field, { from, to }]) => `${field}: ${toJson(from, 0)} -> ${toJson(to, 0)}`),
+  ...(details === null ? [] : [toJson(details, 0)])
+].join('; ')
+
+/** Events newest first, one a line, with their ids for --before. */
+export function formatEvents (events: ApiKeyEvent[]): string {
+  return formatTable(['ID', 'AT', 'EVENT', 'ACTOR', 'CHANGES'], events.map((event) => [
+    String(event.id),
+    fullDate(event.at, '-'),
+    event.type,
+    event.actor ?? '-',
+    changeText(event) === '' ? '-' : changeText(event)
+  ]))
 }
 
 // BigInt columns of a custom model would make JSON.stringify throw.
