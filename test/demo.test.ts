@@ -36,6 +36,9 @@ async function runDemo (t: Test, env: Record<string, string>): Promise<void> {
   t.equal((await fetch(panel, { headers: login })).status, 200)
   const listed = await (await fetch(`${panel}api/keys`, { headers: { ...login, 'x-api-key-admin': '1' } })).json() as { items: Array<{ prefix: string }> }
   t.ok(listed.items.some((k) => k.prefix === key.slice(0, 8)), 'the demo key is listed in the panel')
+  const demoKey = (listed.items as Array<{ id: string, prefix: string }>).find((k) => k.prefix === key.slice(0, 8)) as { id: string }
+  const history = await (await fetch(`${panel}api/keys/${demoKey.id}/events`, { headers: { ...login, 'x-api-key-admin': '1' } })).json() as { events: Array<{ type: string, actor: string }> }
+  t.match(history.events, [{ type: 'created', actor: 'demo startup' }], 'and its history, in the audit log')
 }
 
 t.test('sqlite: npm start on a fresh ./demo.db', async (t) => {

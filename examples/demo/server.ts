@@ -10,7 +10,8 @@ const host = process.env.HOST ?? '127.0.0.1'
 const { prisma, changeFeed, label } = await openDemoDatabase()
 
 const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info' } })
-await app.register(apiKeyPlugin, { model: prisma.apiKey, changeFeed, suspension: true, ipAllowlist: true, credits: true })
+// audit: every change to a key is an event row, shown on its page in the panel.
+await app.register(apiKeyPlugin, { model: prisma.apiKey, changeFeed, suspension: true, ipAllowlist: true, credits: true, audit: { model: prisma.apiKeyEvent } })
 
 app.get('/', async () => ({ hello: 'world', try: 'GET /whoami with an API key' }))
 
@@ -28,17 +29,20 @@ app.get('/admin-only', {
 // "admin" with ADMIN_PASSWORD (a random one is made and printed if unset).
 const adminPassword = process.env.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url')
 const expected = Buffer.from('Basic ' + Buffer.from(`admin:${adminPassword}`).toString('base64'))
-async function adminGuard (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+// What it returns names who made a change, in the key's history.
+async function adminGuard (request: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
   const given = Buffer.from(request.headers.authorization ?? '')
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     await reply.code(401).header('www-authenticate', 'Basic realm="api-keys admin"').send({ message: 'admin login required' })
+    return
   }
+  return 'admin'
 }
 await app.register(apiKeyAdmin, { prefix: '/admin/api-keys', guard: adminGuard, title: 'Demo API keys' })
 
 app.addHook('onClose', async () => await prisma.$disconnect())
 
-const { apiKey, key } = await app.apiKeys.create({ name: `demo ${new Date().toISOString()}` })
+const { apiKey, key } = await app.apiKeys.create({ name: `demo ${new Date().toISOString()}` }, { actor: 'demo startup' })
 const address = await app.listen({ port, host })
 
 // Printed once: only its hash is stored, nobody can show it again.
