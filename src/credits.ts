@@ -80,7 +80,7 @@ export class CreditLedger {
   readonly #exhausted: (record: CreditRecord, retryAfter: number | null) => void
 
   /** `exhausted` hears of a key found out of credits: once, until it pays again. */
-  constructor (store: Store<any>, exhausted: (record: CreditRecord, retryAfter: number | null) => void = () => {}) {
+  constructor (store: Store<any>, exhausted: (record: CreditRecord, retryAfter: number | null) => void) {
     this.#store = store
     this.#exhausted = exhausted
   }

@@ -259,3 +259,30 @@ t.test('the terminal: results on stdout, the rest on stderr', async (t) => {
   t.equal(stdout.read().toString(), 'result\n')
   t.equal(stderr.read().toString(), 'note\nSure? [y/N] ')
 })
+
+t.test('events: nobody named, an empty page further back, and the actor when the OS user has no name', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const manager = createApiKeyManager({ model: db.prisma.apiKey, audit: { model: db.prisma.apiKeyEvent }, suspension: true, scrypt: { ln: 10, r: 8, p: 1 }, hashThreads: 1 })
+  t.teardown(() => manager.close())
+  const { apiKey } = await manager.create({ name: 'from code' })
+  const io = fakeIo()
+  await runCommand({ command: 'events', target: apiKey.prefix, limit: 20, json: false }, manager, io)
+  t.match(io.lines[0], /\n\d+ +\S+ +created +- +name: null -> "from code"$/, 'no actor given: -')
+  const [{ id }] = await manager.events(apiKey.id)
+  await runCommand({ command: 'events', target: apiKey.prefix, limit: 20, before: id as number, json: false }, manager, io)
+  t.equal(io.lines[1], `No events of key "from code" (${apiKey.prefix}) before ${id as number}.`)
+
+  // A container's arbitrary uid has no passwd entry: userInfo() throws.
+  const { runCommand: run } = await t.mockImport<typeof import('../src/cli/commands.ts')>('../src/cli/commands.ts', {
+    'node:os': { userInfo: () => { throw Object.assign(new Error('no passwd entry'), { code: 'ENOENT' }) } }
+  })
+  const env = { USER: process.env.USER, LOGNAME: process.env.LOGNAME }
+  t.teardown(() => { Object.assign(process.env, env); for (const [name, value] of Object.entries(env)) if (value === undefined) delete process.env[name] })
+  process.env.USER = 'builder'
+  await run({ command: 'disable', target: apiKey.prefix }, manager, io)
+  delete process.env.USER
+  delete process.env.LOGNAME
+  await run({ command: 'enable', target: apiKey.prefix }, manager, io)
+  t.same((await manager.events(apiKey.id, { take: 2 })).map((event) => [event.type, event.actor]), [['enabled', 'cli'], ['disabled', 'cli:builder']])
+})

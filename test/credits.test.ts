@@ -247,7 +247,7 @@ t.test('block sizes follow the key\'s pace; a key never refilled counts from its
   const realNow = Date.now
   Date.now = () => now
   t.teardown(() => { Date.now = realNow })
-  const ledger = new CreditLedger(store as any)
+  const ledger = new CreditLedger(store as any, () => {})
   const record = { id: 'k', credits: 1 }
   const spendAll = async (n: number): Promise<void> => { for (let i = 0; i < n; i++) await ledger.spend(record, 1) }
   await spendAll(15)

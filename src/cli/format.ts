@@ -73,7 +73,8 @@ export function formatUsage (periods: UsagePeriod[]): string {
   ])
 }
 
-// A change in a few words: `revoked: false -> true`; details as JSON.
+// A change in a few words: `revoked: false -> true`; details as JSON. Every
+// event has one or the other.
 const changeText = ({ changes, details }: ApiKeyEvent): string => [
   ...Object.entries(changes ?? {}).map(([field, { from, to }]) => `${field}: ${toJson(from, 0)} -> ${toJson(to, 0)}`),
   ...(details === null ? [] : [toJson(details, 0)])
@@ -86,7 +87,7 @@ export function formatEvents (events: ApiKeyEvent[]): string {
     fullDate(event.at, '-'),
     event.type,
     event.actor ?? '-',
-    changeText(event) === '' ? '-' : changeText(event)
+    changeText(event)
   ]))
 }
 
