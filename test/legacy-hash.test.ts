@@ -1,26 +1,19 @@
 // The hash formats of the systems keys are imported from (docs/migrating.md),
 // checked against hashes made here by each scheme's published definition
 // (node:crypto, never the library's code), and against published test vectors.
-import { createHash, pbkdf2Sync, randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import type { Test } from 'tap'
 import t from 'tap'
 import { parseLegacyHash, verifyLegacyHash } from '../src/legacy-hash.ts'
+import { djangoPbkdf2, drfKey as drf, drfSha512, sha256 } from './helpers/legacy.ts'
 
-// djangorestframework-api-key >= 3.0 (Sha512ApiKeyHasher): 'sha512$$' + hex(sha512(utf-8 key)).
-const drfSha512 = (key: string): string => `sha512$$${createHash('sha512').update(key, 'utf8').digest('hex')}`
-// Django's PBKDF2PasswordHasher: algorithm$iterations$salt$base64(pbkdf2_hmac('sha256', key, salt, iterations)), 32 bytes, padded.
-const djangoPbkdf2 = (key: string, salt: string, iterations: number): string =>
-  `pbkdf2_sha256$${iterations}$${salt}$${pbkdf2Sync(key, salt, iterations, 32, 'sha256').toString('base64')}`
-const sha256 = (key: string, encoding: 'hex' | 'base64url'): string => createHash('sha256').update(key, 'utf8').digest(encoding)
-
-// drf-api-key's KeyGenerator: prefix (8) . secret (32), alphanumeric; the full key is hashed.
-const drfKey = (): string => `${randomBytes(6).toString('base64url').replace(/[-_]/g, 'x')}.${randomBytes(24).toString('base64url').replace(/[-_]/g, 'y')}`
+const drfKey = (): string => drf().key
 
 async function check (t: Test, key: string, stored: string): Promise<boolean> {
   const parsed = parseLegacyHash(stored)
   t.not(parsed, null, `${stored.slice(0, 16)}… is recognised`)
   return parsed !== null && await verifyLegacyHash(key, parsed)
 }
-type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 
 t.test('published test vectors', async (t) => {
   // FIPS 180-2's "abc".
