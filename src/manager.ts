@@ -37,7 +37,7 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
   /** The statuses list() filters by and status() returns: 'disabled' only with `suspension: true`. */
   readonly statuses: readonly ApiKeyStatus[]
   /** The optional features this manager was built with (their options); `usage` is the history's period, or null without one. */
-  readonly features: Readonly<Features & { usage: UsagePeriodName | null }>
+  readonly features: Readonly<Features & { usage: UsagePeriodName | null, importedKeys: boolean }>
   /**
    * A new key: its record, and the key itself, which is shown this once
    * (only its hash is stored).
@@ -446,7 +446,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   const manager: ApiKeyManager<R> = {
     keyPattern: pattern,
     statuses: statusesOf(suspension),
-    features: Object.freeze({ ...features, usage: history?.period ?? null }),
+    features: Object.freeze({ ...features, usage: history?.period ?? null, importedKeys: settings.importedKeys }),
     create,
     importKey,
     verify,

@@ -122,6 +122,16 @@ t.test('sweep: --idle takes a duration of an hour or more', async (t) => {
   t.throws(() => parseCommand(['sweep', '--idle', '1d', '--yes'], NOW), usage(/^Unknown option '--yes'/))
 })
 
+t.test('import: --from names the system, and one file to read', async (t) => {
+  t.same(parseCommand(['import', '--from', 'drf-api-key', 'keys.csv'], NOW), { command: 'import', config: undefined, from: 'drf-api-key', file: 'keys.csv', json: false })
+  t.same(parseCommand(['import', 'keys.json', '--from', 'sha256', '--json', '--config', 'c.mjs'], NOW), { command: 'import', config: 'c.mjs', from: 'sha256', file: 'keys.json', json: true })
+  t.same(parseCommand(['import', '--help'], NOW), { command: 'help', topic: 'import' })
+  t.throws(() => parseCommand(['import', 'keys.csv'], NOW), usage(/^import needs --from drf-api-key or --from sha256 \(see 'fastify-prisma-api-key import --help'\)$/))
+  t.throws(() => parseCommand(['import', '--from', 'django', 'keys.csv'], NOW), usage(/^Invalid --from "django": expected drf-api-key or sha256$/))
+  t.throws(() => parseCommand(['import', '--from', 'drf-api-key'], NOW), usage(/^import needs the file to read: a CSV or JSON export \(see 'fastify-prisma-api-key import --help'\)$/))
+  t.throws(() => parseCommand(['import', '--from', 'drf-api-key', 'a.csv', 'b.csv'], NOW), usage(/^import needs the file to read/))
+})
+
 t.test('help, wherever it is asked for', async (t) => {
   t.same(parseCommand(['--help'], NOW), { command: 'help', topic: 'main' })
   t.same(parseCommand(['help'], NOW), { command: 'help', topic: 'main' })
@@ -148,7 +158,7 @@ t.test('help, wherever it is asked for', async (t) => {
 
 t.test('bad usage', async (t) => {
   const bad = (argv: string[], message: RegExp): void => { t.throws(() => parseCommand(argv, NOW), usage(message), argv.join(' ')) }
-  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage, sweep or help/)
+  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage, sweep, import or help/)
   bad(['credits', 'abc', '--set=-1'], /^Invalid --set "-1": expected an integer from 0 to 2147483647/)
   bad(['credits', 'abc', '--set', 'lots'], /^Invalid --set "lots"/)
   bad(['credits', 'abc', '--refill', 'hourly'], /^Invalid --refill: "hourly": expected day:AMOUNT/)

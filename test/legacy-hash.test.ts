@@ -68,7 +68,7 @@ t.test('anything else is not a legacy hash', async (t) => {
     drfSha512(key).toUpperCase(), drfSha512(key).slice(0, -1), drfSha512(key).replace('$$', '$'),
     pbkdf2.replace('$10$', '$0$'), pbkdf2.replace('$10$', '$10000001$'), pbkdf2.replace('$10$', '$010$'), pbkdf2.replace('$10$', '$1e3$'),
     pbkdf2.replace('$salt$', '$$'), pbkdf2.replace(/=$/, ''), pbkdf2.slice(0, -4) + '====',
-    pbkdf2.replace('pbkdf2_sha256', 'pbkdf2_sha1'), `argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdA$aGFzaA`, `bcrypt_sha256$$2b$12$${'a'.repeat(53)}`
+    pbkdf2.replace('pbkdf2_sha256', 'pbkdf2_sha1'), 'argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdA$aGFzaA', `bcrypt_sha256$$2b$12$${'a'.repeat(53)}`
   ]) {
     t.equal(parseLegacyHash(stored), null, stored)
   }

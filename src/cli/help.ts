@@ -35,6 +35,7 @@ ${columns([
   ['credits <id|prefix>', 'show or set a key\'s credits and refill (needs credits: true)'],
   ['usage <id|prefix>', 'show how often a key was used, per hour or day'],
   ['sweep --idle <duration>', 'revoke the keys unused for that long (--dry-run: list them)'],
+  ['import --from <system> <file>', 'import keys of drf-api-key or a SHA-256 system by their hashes\n(needs importedKeys: true)'],
   ['help [command]', 'show the help of a command']
 ])}
 
@@ -92,6 +93,11 @@ it): see docs/cli.md. Exit codes: 0 done, 1 failed, 2 bad usage or config.
     ['--idle <duration>', 'how long unused: 90d, 12w, 1y, at least 1h (required)'],
     ['--dry-run', 'only print the keys it would revoke'],
     ['--json', 'print { revoked: [records], dryRun } as JSON']
+  ]),
+  import: page('import --from <system> <file> [options]', 'Imports the keys of another system from its exported table (docs/migrating.md), by their\nhashes: the keys keep working, and each is re-hashed with scrypt on its first use. A key\nimported before is skipped, so a re-run is harmless. Prints how many were imported,\nskipped and refused (with the line and why); exits 1 if any was refused. Needs\nimportedKeys: true in the config, and in the app.', [
+    ['--from <system>', 'drf-api-key (its sha512$$ and pbkdf2_sha256$ hashes) or sha256\n(SHA-256 of the key, hex or base64url) (required)'],
+    ['<file>', 'a .csv with a header row, or a .json array of objects; columns prefix,\nhashed_key, name, revoked, expiry_date, created (id and others are\nignored)'],
+    ['--json', 'print { imported, skipped, refused: [{ line | entry, prefix, reason }] } as JSON']
   ])
 } as const
 
