@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { runCommand } from '../src/cli/commands.ts'
 import { confirm, terminalIo, type Io } from '../src/cli/prompt.ts'
-import { createApiKeyManager } from '../src/manager.ts'
+import { errors } from '../src/errors.ts'
+import { createApiKeyManager, type ApiKeyManager } from '../src/manager.ts'
 import { openDatabase } from './helpers/databases.ts'
 import { drfKey, drfSha512, sha256 } from './helpers/legacy.ts'
 
@@ -308,6 +309,19 @@ t.test('import: each row\'s outcome, the run\'s summary, the progress', async (t
   t.equal(await runCommand({ command: 'import', from: 'drf-api-key', file, json: true }, manager, again), 1)
   t.same(JSON.parse(again.lines[0]), { imported: 0, skipped: 1, refused: [{ line: 3, prefix: 'bad', reason: "its hash is not one of drf-api-key's (sha512$$<hex> or pbkdf2_sha256$<iterations>$<salt>$<hash>)" }, { line: 4, prefix: 'ugly', reason: 'revoked: expected true, false, t, f, 1 or 0' }] })
   await t.rejects(runCommand({ command: 'import', from: 'drf-api-key', file: join(dir, 'missing.csv'), json: false }, manager, io), { message: /^Cannot read .*missing\.csv: ENOENT/ })
+  const json = join(dir, 'keys.json')
+  writeFileSync(json, JSON.stringify([{ prefix: good.prefix, hashed_key: drfSha512(good.key), name: 'good' }, { name: 'no prefix' }]))
+  const entries = fakeIo()
+  t.equal(await runCommand({ command: 'import', from: 'drf-api-key', file: json, json: false }, manager, entries), 1)
+  t.same(entries.lines, ['Imported 0 keys from drf-api-key; skipped 1 imported before; refused 1:', '  entry 2: prefix: missing'])
+  t.same(entries.notes, [], 'nothing new to accept')
+  // The database, not the row: the run stops there, saying what it did before.
+  const down = { features: { importedKeys: true }, importKey: async () => { throw new errors.UNAVAILABLE() } } as unknown as ApiKeyManager
+  const steps = fakeIo()
+  await t.rejects(runCommand({ command: 'import', from: 'drf-api-key', file, json: false }, down, steps), {
+    exitCode: 1, message: 'Stopped at line 2: Could not reach the database: API key store is unavailable, try again later (imported 0, skipped 0 before it; a re-run skips them)'
+  })
+  t.same(steps.steps, ['0/3', '3/3'], 'the bar is wiped')
   const off = createApiKeyManager({ model: db.prisma.apiKey, hashThreads: 1 })
   t.teardown(() => off.close())
   await t.rejects(runCommand({ command: 'import', from: 'drf-api-key', file, json: false }, off, io), { exitCode: 2, message: /^import needs importedKeys: true in the config/ })

@@ -33,14 +33,16 @@ t.test('a row that cannot be read is refused by itself, without quoting its hash
     'b.h,b,SECRET-HASH,n,0,next week,2024-01-01',
     'c.h,c,SECRET-HASH,n,0,,2024-02-30',
     'd.h,d,SECRET-HASH,n,0,',
-    'e.h,,SECRET-HASH,n,0,,'
+    'e.h,,SECRET-HASH,n,0,,',
+    'f.h,,SECRET-HASH'
   ])
   t.same(rows.map((row) => [row.at, row.prefix, row.problem]), [
     [{ line: 2 }, 'a', 'revoked: expected true, false, t, f, 1 or 0'],
     [{ line: 3 }, 'b', 'expiry_date: expected an ISO 8601 date and time, or nothing'],
     [{ line: 4 }, 'c', 'created: expected an ISO 8601 date and time'],
     [{ line: 5 }, 'd', 'expected 7 fields, found 6'],
-    [{ line: 6 }, null, 'prefix: missing']
+    [{ line: 6 }, null, 'prefix: missing'],
+    [{ line: 7 }, null, 'expected 7 fields, found 3']
   ])
   t.notOk(JSON.stringify(rows.map((row) => row.problem)).includes('SECRET'), 'no hash in a reason')
 })
@@ -60,14 +62,16 @@ t.test('JSON: an array of objects, numbered by entry', async (t) => {
     // MySQL's JSON_OBJECT: booleans as 1 and 0, times without a zone (UTC).
     { prefix: 'b', hashed_key: 'h', name: 'm', revoked: 0, expiry_date: '2030-01-01 00:00:00.000000', created: '2024-03-01 10:00:00.000000' },
     'not an object',
-    { prefix: 'c', hashed_key: 7, name: 'n' }
+    { prefix: 'c', hashed_key: 7, name: 'n' },
+    { prefix: 5, hashed_key: 'h', name: 'n' }
   ])
   const rows = readImportFile(text, 'json')
   t.same(rows, [
     { at: { entry: 1 }, prefix: 'a', input: { prefix: 'a', hashedKey: 'h', name: 'n', revoked: true, expiresAt: null, createdAt: new Date('2024-03-01T10:00:00Z') } },
     { at: { entry: 2 }, prefix: 'b', input: { prefix: 'b', hashedKey: 'h', name: 'm', revoked: false, expiresAt: new Date('2030-01-01T00:00:00Z'), createdAt: new Date('2024-03-01T10:00:00Z') } },
     { at: { entry: 3 }, prefix: null, problem: 'expected an object with prefix, hashed_key and name' },
-    { at: { entry: 4 }, prefix: 'c', problem: 'hashed_key: expected text' }
+    { at: { entry: 4 }, prefix: 'c', problem: 'hashed_key: expected text' },
+    { at: { entry: 5 }, prefix: null, problem: 'prefix: expected text' }
   ])
 })
 

@@ -10,6 +10,7 @@ import apiKeyPlugin, { type ApiKeyEvent } from '../src/index.ts'
 import { reasonOf } from '../src/store.ts'
 import { auth, buildApp, testManager } from './helpers/app.ts'
 import { eachDatabase, type TestDatabase } from './helpers/databases.ts'
+import { withMethods } from './helpers/models.ts'
 import { djangoPbkdf2, drfKey, drfSha512, sha256 } from './helpers/legacy.ts'
 
 /** The stored hash, read past the library (which never returns it). */
@@ -68,7 +69,7 @@ eachDatabase(t, async (t, db) => {
     const expiresAt = new Date(Date.now() + 86_400_000)
     const { apiKey } = await manager.importKey({ from: 'drf-api-key', prefix, hashedKey: djangoPbkdf2(key, randomBytes(9).toString('base64url'), 2000), name: 'old', expiresAt })
     t.same(apiKey.expiresAt, expiresAt)
-    t.match(await call(`${prefix}.${key.slice(9, -1)}0`), { statusCode: 401, code: 'FST_API_KEY_INVALID' })
+    t.match(await call(`${key.slice(0, -1)}${key.endsWith('0') ? '1' : '0'}`), { statusCode: 401, code: 'FST_API_KEY_INVALID' })
     t.match(await call(key), { statusCode: 200, id: apiKey.id })
     t.match(await upgraded(db, prefix), /^\$scrypt\$/)
     t.match(await call(key), { statusCode: 200, id: apiKey.id })
@@ -120,15 +121,49 @@ eachDatabase(t, async (t, db) => {
     await t.rejects(manager.importKey({ from: 'sha256', prefix, hashedKey: drfSha512(key), name: 'x' }), { code: 'FST_API_KEY_IMPORT_HASH' })
     await t.rejects(manager.importKey({ from: 'drf-api-key', prefix, hashedKey: 'argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdA$aGFzaA', name: 'x' }), { code: 'FST_API_KEY_IMPORT_HASH' })
     await t.rejects(manager.importKey({ from: 'drf-api-key', prefix, hashedKey: key, name: 'x' }), { code: 'FST_API_KEY_IMPORT_HASH' }, 'a plaintext key is no hash')
+    await t.rejects(manager.importKey({ from: 'sha256', prefix, hashedKey: 42 as unknown as string, name: 'x' }), { code: 'FST_API_KEY_IMPORT_HASH' })
     await t.rejects(manager.importKey({ from: 'md5' as 'sha256', prefix, hashedKey: drfSha512(key), name: 'x' }), { code: 'FST_API_KEY_INVALID_ARGUMENT', message: /from: expected 'drf-api-key' or 'sha256'/ })
     await t.rejects(manager.importKey({ from: 'drf-api-key', prefix: 'bad prefix', hashedKey: drfSha512(key), name: 'x' }), { code: 'FST_API_KEY_INVALID_ARGUMENT', message: /prefix/ })
     await t.rejects(manager.importKey({ from: 'drf-api-key', prefix, hashedKey: drfSha512(key), name: '' }), { code: 'FST_API_KEY_NAME_REQUIRED' })
+    await t.rejects(manager.importKey({ from: 'drf-api-key', prefix, hashedKey: drfSha512(key) } as never), { code: 'FST_API_KEY_NAME_REQUIRED' })
+    await t.rejects(manager.importKey([] as never), { code: 'FST_API_KEY_INVALID_ARGUMENT', message: /^Invalid argument input/ })
+    await t.rejects(manager.importKey({ from: 'drf-api-key', prefix, hashedKey: drfSha512(key), name: 'x', revoked: 'f' as unknown as boolean }), { code: 'FST_API_KEY_INVALID_ARGUMENT', message: /revoked/ })
+    await t.rejects(manager.importKey({ from: 'drf-api-key', prefix, hashedKey: drfSha512(key), name: 'x', createdAt: new Date(NaN) }), { code: 'FST_API_KEY_INVALID_ARGUMENT', message: /createdAt/ })
+    await t.rejects(manager.importKey({ from: 'drf-api-key', prefix, hashedKey: drfSha512(key), name: 'x', importedFrom: 'sha256' }), { code: 'FST_API_KEY_INVALID_ARGUMENT', message: /importedFrom/ })
     await t.rejects(manager.importKey({ from: 'drf-api-key', prefix, hashedKey: drfSha512(key), name: 'x', expiresAt: 'soon' as unknown as Date }), { code: 'FST_API_KEY_INVALID_ARGUMENT' })
     const ours = await manager.create({ name: 'ours' })
     await t.rejects(manager.importKey({ from: 'drf-api-key', prefix: ours.apiKey.prefix, hashedKey: drfSha512(key), name: 'x' }), {
       code: 'FST_API_KEY_IMPORT_CONFLICT', message: `Cannot import the key ${ours.apiKey.prefix}: a key issued here has that prefix`
     })
     t.equal(await db.prisma.apiKey.count({ where: { prefix } }), 0, 'nothing written')
+  })
+
+  await t.test('two runs at once, and a collation that ignores case', async (t) => {
+    const { prefix, key } = drfKey()
+    const input = { from: 'drf-api-key' as const, prefix, hashedKey: drfSha512(key), name: 'raced' }
+    const { apiKey } = await manager.importKey(input)
+    // Another run inserted it between this one's look and its insert.
+    let looked = false
+    const late = testManager(withMethods(db.prisma.apiKey, {
+      findUnique: async (args) => { if (looked) return await db.prisma.apiKey.findUnique(args); looked = true; return null }
+    }), { importedKeys: true })
+    t.teardown(() => late.close())
+    t.match(await late.importKey(input), { imported: false, apiKey: { id: apiKey.id } })
+    // An insert that fails otherwise, or a duplicate gone by the time it is looked for: the error stands.
+    const failing = (err: Error): ReturnType<typeof testManager> => testManager(withMethods(db.prisma.apiKey, {
+      findUnique: async () => null, create: async () => { throw err }
+    }), { importedKeys: true })
+    const down = failing(new Error('connection reset'))
+    const vanished = failing(Object.assign(new Error('duplicate'), { code: 'P2002' }))
+    t.teardown(async () => { await down.close(); await vanished.close() })
+    await t.rejects(down.importKey({ ...input, prefix: 'zzzzzzzz' }), { code: 'FST_API_KEY_UNAVAILABLE' })
+    await t.rejects(vanished.importKey({ ...input, prefix: 'zzzzzzzz' }), { code: 'P2002' })
+    const other = { ...input, prefix: prefix.toLowerCase() === prefix ? prefix.toUpperCase() : prefix.toLowerCase() }
+    if (db.provider === 'mysql') {
+      await t.rejects(manager.importKey(other), { code: 'FST_API_KEY_IMPORT_CONFLICT', message: `Cannot import the key ${other.prefix}: the database takes it for ${prefix}, another key's (a case-insensitive collation)` })
+    } else {
+      t.match(await manager.importKey(other), { imported: true, apiKey: { prefix: other.prefix } }, 'prefixes differing in case are two keys')
+    }
   })
 
   await t.test('rotating an imported key gives it a key of the library\'s format; the old one works through the grace period', async (t) => {

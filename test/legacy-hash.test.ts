@@ -39,7 +39,7 @@ t.test('Django pbkdf2_sha256 hashes (drf-api-key before 3.0)', async (t) => {
   const key = drfKey()
   const stored = djangoPbkdf2(key, 'Zb4VwhJ8aLq2nD1xKp9rTs', 1000)
   t.ok(await check(t, key, stored))
-  t.notOk(await check(t, `${key.slice(0, -1)}Q`, stored))
+  t.notOk(await check(t, `${key.slice(0, -1)}${key.endsWith('Q') ? 'R' : 'Q'}`, stored))
   t.match(parseLegacyHash(stored), { scheme: 'pbkdf2_sha256', iterations: 1000, salt: 'Zb4VwhJ8aLq2nD1xKp9rTs' })
   // Django 5.2's default count; a 12-character salt, as Django before 3.1 drew.
   t.ok(await check(t, key, djangoPbkdf2(key, 'a1B2c3D4e5F6', 1_000_000)))

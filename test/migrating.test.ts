@@ -6,7 +6,7 @@
 // here, word for word; its ts blocks are below, word for word (test/docs.test.ts).
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -17,7 +17,7 @@ import pg from 'pg'
 import type { Test } from 'tap'
 import t from 'tap'
 import apiKeyPlugin, { createApiKeyManager } from '../src/index.ts'
-import { CLI, databaseEnv } from './helpers/cli.ts'
+import { cli, CLI, databaseEnv } from './helpers/cli.ts'
 import { eachDatabase, openDatabase, PROVIDERS, skipReason, type TestDatabase } from './helpers/databases.ts'
 import { djangoPbkdf2, drfKey, drfSha512 } from './helpers/legacy.ts'
 
@@ -122,6 +122,12 @@ eachDatabase(t, async (t, db) => {
   t.notOk(rows.some((row) => `${first.stdout}${first.stderr}`.includes(row.hashed_key.slice(-20))), 'no hash in the output')
   const second = await runBlock(importing[0], cwd, env)
   t.equal(second.stdout, 'Imported 0 keys from drf-api-key; skipped 4 imported before.\n', 'a re-run skips them')
+  const other = drfKey()
+  writeFileSync(join(cwd, 'more.csv'), `prefix,hashed_key,name\n${other.prefix},${drfSha512(other.key)},new\nxyz,md5$$beef,bad\n`)
+  const refused = await cli(['import', '--from', 'drf-api-key', 'more.csv', '--json'], env, cwd)
+  t.equal(refused.code, 1, 'a refused row: exit 1')
+  t.same(JSON.parse(refused.stdout), { imported: 1, skipped: 0, refused: [{ line: 3, prefix: 'xyz', reason: "its hash is not one of drf-api-key's (sha512$$<hex> or pbkdf2_sha256$<iterations>$<salt>$<hash>)" }] })
+  t.equal(refused.stderr, '', 'no progress bar when stderr is no terminal')
 
   const prisma = db.prisma
   // docs/migrating.md: the app
@@ -147,9 +153,9 @@ eachDatabase(t, async (t, db) => {
 
   // docs/migrating.md: when to turn it off
   const { total } = await app.apiKeys.list({ status: 'active', where: { importedFrom: { not: null }, previousKeyExpiresAt: null } })
-  t.equal(total, 2, 'the two active imported keys')
+  t.equal(total, 3, 'the three active imported keys')
   await app.apiKeys.rotate(stored.id, { gracePeriod: 60_000 })
-  t.equal((await app.apiKeys.list({ status: 'active', where: { importedFrom: { not: null }, previousKeyExpiresAt: null } })).total, 1, 'one left once one was rotated')
+  t.equal((await app.apiKeys.list({ status: 'active', where: { importedFrom: { not: null }, previousKeyExpiresAt: null } })).total, 2, 'one fewer once one was rotated')
 })
 
 t.test('importKey from code, as the guide shows it', async (t) => {

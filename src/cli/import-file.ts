@@ -63,8 +63,7 @@ function fromCsv (text: string): ImportRow[] {
     const at = { line }
     const record = Object.fromEntries(columns.map((name, i) => [name, fields[i]]))
     if (fields.length !== columns.length) {
-      const prefix = typeof record.prefix === 'string' && record.prefix !== '' ? record.prefix : null
-      return { at, prefix, problem: `expected ${columns.length} fields, found ${fields.length}` }
+      return { at, prefix: prefixOf(record), problem: `expected ${columns.length} fields, found ${fields.length}` }
     }
     return toRow(at, record)
   })
@@ -133,8 +132,10 @@ function timestamp (text: string): Date | null {
 const empty = (value: unknown): boolean => value === undefined || value === null || value === ''
 
 // A row's columns, checked one by one: a problem names the column and what it should hold.
+const prefixOf = (record: Record<string, unknown>): string | null => typeof record.prefix === 'string' && record.prefix !== '' ? record.prefix : null
+
 function toRow (at: RowPlace, record: Record<string, unknown>): ImportRow {
-  const prefix = typeof record.prefix === 'string' && record.prefix !== '' ? record.prefix : null
+  const prefix = prefixOf(record)
   const refuse = (problem: string): ImportRow => ({ at, prefix, problem })
   if (prefix === null) return refuse(empty(record.prefix) ? 'prefix: missing' : 'prefix: expected text')
   for (const name of ['hashed_key', 'name'] as const) {

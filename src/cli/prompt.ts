@@ -18,7 +18,7 @@ const BAR = 30
 
 /** `[######------] 12/30`: the bar of a command done of total of the way. */
 function progressBar (done: number, total: number): string {
-  const filled = total === 0 ? BAR : Math.floor(BAR * done / total)
+  const filled = Math.floor(BAR * done / total)
   return `[${'#'.repeat(filled)}${'-'.repeat(BAR - filled)}] ${done}/${total}`
 }
 
