@@ -60,6 +60,11 @@ export const errors = {
   ENABLE_REVOKED: createError('FST_API_KEY_ENABLE_REVOKED', 'API key %s is revoked: revocation is permanent, it cannot be enabled; create a new key instead', 409),
   // An optional feature's method, filter or column, on a manager built without its option (%s: the feature, then what to pass).
   FEATURE_OFF: createError('FST_API_KEY_FEATURE_OFF', 'The %s feature is off: %s', 500, TypeError),
+  // manager.importKey (docs/migrating.md); %s: the key's prefix, then why. Never the hash itself.
+  IMPORT_HASH: createError('FST_API_KEY_IMPORT_HASH', 'Cannot import the key %s: %s', 400, TypeError),
+  IMPORT_CONFLICT: createError('FST_API_KEY_IMPORT_CONFLICT', 'Cannot import the key %s: %s', 409),
+  // An imported key whose prefix is not one this library issues: a new secret would make a key no parser reads.
+  IMPORTED_PREFIX: createError('FST_API_KEY_IMPORTED_PREFIX', 'API key %s was imported with a prefix unlike the library\'s (8 letters and digits): it cannot be rotated, create a new key instead', 409),
   NOT_ROTATABLE: createError('FST_API_KEY_NOT_ROTATABLE', 'API key %s is revoked: it cannot be rotated, create a new key instead', 409),
   ROTATE_CONFLICT: createError('FST_API_KEY_ROTATE_CONFLICT', 'API key %s kept changing during rotation (%s attempts): try again', 409),
   // A query Prisma would not run (an unknown column, a value of the wrong type): the reason only, never the arguments.

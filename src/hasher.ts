@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises'
 import { errors } from './errors.js'
 import { Piscina } from 'piscina'
+import { parseLegacyHash, verifyLegacyHash } from './legacy-hash.js'
 import {
   constantTimeEqual, formatHash, HASH_BYTES, parseHash, SALT_BYTES, sameParams, type ScryptParams
 } from './hash-format.js'
@@ -14,9 +15,11 @@ interface HashTask extends ScryptParams {
 
 export interface VerifyOutcome {
   ok: boolean
-  /** the stored hash used other parameters than the current ones */
+  /** the stored hash used other parameters than the current ones, or another scheme (an imported key's) */
   rehash: boolean
 }
+
+const NO_MATCH: VerifyOutcome = Object.freeze({ ok: false, rehash: false })
 
 const workerFile = new URL('./hash-worker.js', import.meta.url).href
 
@@ -94,19 +97,29 @@ export class Hasher {
     return await this.#turn(false, async () => await this.#hashNew(key))
   }
 
-  /** Checks a presented key against a stored hash; throws FST_API_KEY_BUSY when the queue is full. */
-  async verify (key: string, stored: string): Promise<VerifyOutcome> {
+  /**
+   * Checks a presented key against a stored hash; throws FST_API_KEY_BUSY when
+   * the queue is full. With `legacy`, an imported key's hash (src/legacy-hash.ts)
+   * is checked too, taking its turn like scrypt (a PBKDF2 can cost as much),
+   * and a match asks for a re-hash; without it, such a hash never matches.
+   */
+  async verify (key: string, stored: string, legacy = false): Promise<VerifyOutcome> {
     const parsed = parseHash(stored)
-    if (parsed === null) return { ok: false, rehash: false }
+    if (parsed === null) {
+      const old = legacy ? parseLegacyHash(stored) : null
+      if (old === null) return NO_MATCH
+      const ok = await this.#turn(true, async () => await verifyLegacyHash(key, old))
+      return { ok, rehash: ok }
+    }
     const derived = await this.#turn(true, async () => await this.#derive(key, parsed.salt, parsed, parsed.hash.length))
     const ok = constantTimeEqual(derived, parsed.hash)
     return { ok, rehash: ok && !sameParams(parsed, this.params) }
   }
 
-  /** Whether a stored hash was made with other parameters than the current ones: re-hash it once the key is known. */
+  /** Whether a stored hash was made with other parameters than the current ones, or is not scrypt's: re-hash it once the key is known. */
   outdated (stored: string): boolean {
     const parsed = parseHash(stored)
-    return parsed !== null && !sameParams(parsed, this.params)
+    return parsed === null || !sameParams(parsed, this.params)
   }
 
   /**

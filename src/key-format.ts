@@ -85,3 +85,17 @@ export function parseKey (input: string, brand: string, pattern: RegExp): Parsed
   if (checksum(input.slice(0, split)) !== input.slice(split)) return null
   return { prefix: input.slice(brand.length, brand.length + PREFIX_LENGTH), key: input }
 }
+
+// An imported key's format (docs/migrating.md): drf-api-key's
+// `<prefix 8>.<secret 32>`, or another system's prefix and secret around the
+// first dot. Only read for a row imported with that prefix (src/verifier.ts).
+const LOOSE = /^([A-Za-z0-9_-]{1,64})\.([\x21-\x7e]{8,128})$/
+
+/** `<prefix>.<secret>` of an imported key; null when the input is not one. */
+export function parseLooseKey (input: string): ParsedKey | null {
+  const m = LOOSE.exec(input)
+  return m === null ? null : { prefix: m[1], key: input }
+}
+
+/** The prefixes importKey takes: those parseLooseKey reads. */
+export const IMPORTED_PREFIX = /^[A-Za-z0-9_-]{1,64}$/

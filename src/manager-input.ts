@@ -2,6 +2,8 @@ import { badArgument, isPlainObject } from './checks.js'
 import { errors } from './errors.js'
 import { MAX_GRACE_PERIOD } from './expiry.js'
 import { readAllowlist } from './ip-allowlist.js'
+import { IMPORTED_PREFIX } from './key-format.js'
+import { parseLegacyHash, type LegacyHash } from './legacy-hash.js'
 import { MAX_CREDITS, readRefill } from './refill.js'
 import { serializeScopes } from './scopes.js'
 import { statusesOf, statusWhere, type ApiKeyStatus } from './status.js'
@@ -46,8 +48,35 @@ export interface UsageInput {
   to?: Date
 }
 
+/** The systems importKey takes keys from, and the hash schemes each stores (src/legacy-hash.ts). */
+const SOURCES = {
+  'drf-api-key': { schemes: ['sha512', 'pbkdf2_sha256'], shape: "one of drf-api-key's (sha512$$<hex> or pbkdf2_sha256$<iterations>$<salt>$<hash>)" },
+  sha256: { schemes: ['sha256'], shape: 'a SHA-256 (64 lower-case hex digits, or 43 base64url characters)' }
+} as const satisfies Record<string, { schemes: ReadonlyArray<LegacyHash['scheme']>, shape: string }>
+
+export type ImportSource = keyof typeof SOURCES
+
+export interface ImportInput {
+  /** The system the key comes from: its hash is one of that system's. */
+  from: ImportSource
+  /** The part of the key before the first dot, as the other system stored it. */
+  prefix: string
+  /** The other system's hash of the full key; never the key. */
+  hashedKey: string
+  name: string
+  /** A revoked key is imported revoked, permanently. */
+  revoked?: boolean
+  /** Kept as it was, in the past too (the key is then imported expired); no lifetime policy applies. */
+  expiresAt?: Date | null
+  /** When the other system made it (default now). */
+  createdAt?: Date
+  scopes?: GrantableScope[]
+  /** Extra columns of a custom model (e.g. organizationId). */
+  [field: string]: unknown
+}
+
 // Columns the library owns: a caller may not set them through create/update.
-const RESERVED = ['id', 'prefix', 'hashedKey', 'previousHashedKey', 'previousKeyExpiresAt', 'createdAt', 'lastUsedAt', 'keyHmac', 'creditsRefilledAt']
+const RESERVED = ['id', 'prefix', 'hashedKey', 'previousHashedKey', 'previousKeyExpiresAt', 'createdAt', 'lastUsedAt', 'keyHmac', 'creditsRefilledAt', 'importedFrom']
 
 export function checkId (id: unknown, secret: RegExp): asserts id is string {
   if (typeof id !== 'string' || id === '') badArgument('id', 'expected a non-empty string')
@@ -102,6 +131,23 @@ export function checkCreate (input: CreateInput, secret: RegExp, features: Featu
     badArgument('creditRefill', REFILL_NEEDS_CREDITS)
   }
   return anchorRefills({ ...checkFields(checkFeatures(input, features), secret, true), expiresAt: input.expiresAt ?? null })
+}
+
+/** An imported key's row, checked: the hash must be one its system makes and this library can verify. */
+export function checkImport (input: ImportInput, secret: RegExp, features: Features): Record<string, unknown> {
+  if (!isPlainObject(input)) badArgument('input', 'expected an object such as { from, prefix, hashedKey, name }')
+  const { from, prefix, hashedKey, revoked = false, createdAt, ...rest } = input
+  if (!Object.hasOwn(SOURCES, from)) badArgument('from', `expected ${Object.keys(SOURCES).map((name) => `'${name}'`).join(' or ')}`)
+  if (typeof prefix !== 'string' || !IMPORTED_PREFIX.test(prefix)) badArgument('prefix', 'expected 1 to 64 characters from A-Z, a-z, 0-9, _ and -')
+  const parsed = typeof hashedKey === 'string' ? parseLegacyHash(hashedKey) : null
+  const source = SOURCES[from]
+  if (parsed === null || !(source.schemes as readonly string[]).includes(parsed.scheme)) throw new errors.IMPORT_HASH(prefix, `its hash is not ${source.shape}`)
+  if (typeof revoked !== 'boolean') badArgument('revoked', 'expected a boolean')
+  if (createdAt !== undefined && !isDate(createdAt)) badArgument('createdAt', 'expected a valid Date')
+  if (rest.name === undefined) throw new errors.NAME_REQUIRED()
+  // Not checked as a new key: an expiry in the past imports the key expired.
+  const data = checkFields(checkFeatures(rest, features), secret)
+  return { ...data, expiresAt: data.expiresAt ?? null, prefix, hashedKey, revoked, importedFrom: from, ...(createdAt === undefined ? {} : { createdAt }) }
 }
 
 // A balance or a policy given: the refill schedule counts from now.

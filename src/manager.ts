@@ -5,11 +5,12 @@ import { errors } from './errors.js'
 import { actorOf, changesOf, checkEvents, checkLeak, updateEvent, type ApiKeyEvent, type ChangeContext, type EventDraft, type EventsInput, type LeakReport } from './events.js'
 import { Hasher } from './hasher.js'
 import { checkIdle, sweepIdle, type RevokeIdleInput } from './idle.js'
-import { generateKey, keyInText, keyPattern } from './key-format.js'
+import { generateKey, keyInText, keyPattern, PREFIX_LENGTH } from './key-format.js'
 import { LastUsedWriter } from './last-used.js'
 import { checkNewExpiry, expiryOfNewKey } from './lifetime.js'
 import {
-  checkCost, checkCreate, checkGrace, checkId, checkList, checkRecord, checkUpdate, checkUsage, CREDITS_OFF, SUSPENSION_OFF, type CreateInput, type Features, type ListInput, type RotateInput, type UsageInput
+  checkCost, checkCreate, checkGrace, checkId, checkImport, checkList, checkRecord, checkUpdate, checkUsage, CREDITS_OFF, SUSPENSION_OFF,
+  type CreateInput, type Features, type ImportInput, type ListInput, type RotateInput, type UsageInput
 } from './manager-input.js'
 import { normalizeManagerOptions, type ApiKeyManagerOptions, type ManagerSettings } from './options.js'
 import { keyStatus, statusesOf, type ApiKeyStatus } from './status.js'
@@ -19,7 +20,7 @@ import { UsageCounter, type UsagePeriodName } from './usage.js'
 import { UsageStore, type UsagePeriod } from './usage-store.js'
 import { Verifier } from './verifier.js'
 
-export type { CreateInput, ListInput, RotateInput, UsageInput } from './manager-input.js'
+export type { CreateInput, ImportInput, ImportSource, ListInput, RotateInput, UsageInput } from './manager-input.js'
 export type { RevokeIdleInput } from './idle.js'
 export type { ApiKeyEvent, ApiKeyEventType, ChangeContext, EventsInput, FieldChange, LeakReport } from './events.js'
 export type { UsagePeriod } from './usage-store.js'
@@ -36,7 +37,7 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
   /** The statuses list() filters by and status() returns: 'disabled' only with `suspension: true`. */
   readonly statuses: readonly ApiKeyStatus[]
   /** The optional features this manager was built with (their options); `usage` is the history's period, or null without one; `audit`: an audit model records events. */
-  readonly features: Readonly<Features & { usage: UsagePeriodName | null, audit: boolean }>
+  readonly features: Readonly<Features & { usage: UsagePeriodName | null, audit: boolean, importedKeys: boolean }>
   /**
    * A new key: its record, and the key itself, which is shown this once
    * (only its hash is stored).
@@ -44,6 +45,16 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
    * const { apiKey, key } = await fastify.apiKeys.create({ name: 'billing-service', scopes: ['invoices:read'] })
    */
   create (input: CreateInput, context?: ChangeContext): Promise<{ apiKey: R, key: string }>
+  /**
+   * Imports a key from djangorestframework-api-key or a SHA-256 system by its
+   * hash (the `importedKeys` option; docs/migrating.md): the key keeps working,
+   * and its hash is replaced by scrypt on its first use. A prefix imported
+   * before is skipped (`imported: false`), so a re-run is harmless; a hash
+   * this library cannot verify is refused (FST_API_KEY_IMPORT_HASH).
+   * @example
+   * const { imported } = await manager.importKey({ from: 'drf-api-key', prefix: row.prefix, hashedKey: row.hashed_key, name: row.name, revoked: row.revoked })
+   */
+  importKey (input: ImportInput, context?: ChangeContext): Promise<{ apiKey: R, imported: boolean }>
   /**
    * Checks a presented key: `{ valid: true, apiKey }`, or `{ valid: false, reason }`.
    * Throws FST_API_KEY_UNAVAILABLE (503) when the store cannot answer, FST_API_KEY_BUSY when the hash queue is full.
@@ -158,6 +169,9 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
 }
 
 const PREFIX_ATTEMPTS = 5
+// A prefix a new secret can go with: drf-api-key's imported keys have one; other systems' may not.
+const OWN_PREFIX = new RegExp(`^[0-9A-Za-z]{${PREFIX_LENGTH}}$`)
+const IMPORTED_OFF = 'pass importedKeys: true to the plugin or createApiKeyManager (the model needs an `importedFrom String?` column; docs/migrating.md)'
 // Concurrent rotations of one key: each retry starts from the hash that won.
 const ROTATE_ATTEMPTS = 5
 
@@ -194,6 +208,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     usable: settings.usable as UsableCheck<R> | null,
     pepper: settings.pepper,
     credits,
+    importedKeys: settings.importedKeys,
     onError: onBackgroundError
   })
   const audit = new Audit<R>(settings.model, store, { include: settings.include, hmac: settings.pepper !== null, ...features }, {
@@ -240,6 +255,36 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
       }
     }
     throw new errors.PREFIX_EXHAUSTED(PREFIX_ATTEMPTS)
+  }
+
+  async function importKey (input: ImportInput, context?: ChangeContext): Promise<{ apiKey: R, imported: boolean }> {
+    if (!settings.importedKeys) throw new errors.FEATURE_OFF('importedKeys', IMPORTED_OFF)
+    checkOpen('import keys')
+    const data = checkImport(input, secret, features)
+    const actor = actorOf(context, secret)
+    const prefix = data.prefix as string
+    // Imported before (a re-run): left as it is, its hash maybe upgraded since.
+    const skipped = (found: R): { apiKey: R, imported: boolean } => {
+      // A case-insensitive collation (MySQL's default) finds another key's prefix.
+      if (found.prefix !== prefix) throw new errors.IMPORT_CONFLICT(prefix, `the database takes it for ${found.prefix}, another key's (a case-insensitive collation)`)
+      if (found.importedFrom == null) throw new errors.IMPORT_CONFLICT(prefix, 'a key issued here has that prefix')
+      return { apiKey: found, imported: false }
+    }
+    const existing = await store.get({ prefix })
+    if (existing !== null) return skipped(existing)
+    try {
+      const apiKey = await audit.change(async (store) => {
+        const created = await store.create(data)
+        const details = { importedFrom: data.importedFrom }
+        return { result: created, events: [{ type: 'created', keyId: created.id, prefix, actor, changes: changesOf(Object.keys(data), null, created), details }] }
+      })
+      return { apiKey, imported: true }
+    } catch (err) {
+      // Imported meanwhile by another run: the same as finding it.
+      const raced = isUniqueViolation(err) ? await store.get({ prefix }) : null
+      if (raced === null) throw err
+      return skipped(raced)
+    }
   }
 
   async function verify (key: unknown, ip?: ClientAddress): Promise<VerifyResult<R>> {
@@ -337,6 +382,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
       if (current === null) throw new errors.NOT_FOUND(id)
       if (current.revoked) throw new errors.NOT_ROTATABLE(id)
       const { prefix } = current
+      if (!OWN_PREFIX.test(prefix)) throw new errors.IMPORTED_PREFIX(id)
       const { key } = generateKey(brand, prefix)
       const hashedKey = await hasher.hash(key)
       const until = new Date(Date.now() + gracePeriod)
@@ -400,8 +446,9 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
   const manager: ApiKeyManager<R> = {
     keyPattern: pattern,
     statuses: statusesOf(suspension),
-    features: Object.freeze({ ...features, usage: history?.period ?? null, audit: settings.audit !== null }),
+    features: Object.freeze({ ...features, usage: history?.period ?? null, audit: settings.audit !== null, importedKeys: settings.importedKeys }),
     create,
+    importKey,
     verify,
     verifyCached,
     spend,

@@ -92,6 +92,14 @@ export interface ApiKeyManagerOptions {
   /** The expiry (ms from creation) a new key gets when none is given; at most maxLifetime. */
   defaultLifetime?: number
   /**
+   * Keys imported from djangorestframework-api-key or a SHA-256 system
+   * (manager.importKey, the CLI's import): their hashes are verified, and
+   * replaced by scrypt on first use, and their `<prefix>.<secret>` format is
+   * accepted for imported rows. The model needs an `importedFrom String?`
+   * column. Default false: no legacy hash ever matches (docs/migrating.md).
+   */
+  importedKeys?: boolean
+  /**
    * The audit log: every change to a key (created, updated, rotated, revoked,
    * disabled, enabled, leaked, revoked for idleness) is written to this model,
    * e.g. `{ model: prisma.apiKeyEvent }` (a delegate of the same client as
@@ -165,6 +173,7 @@ export interface ManagerSettings {
   credits: boolean
   usage: UsageSettings | null
   lifetime: LifetimeSettings
+  importedKeys: boolean
   audit: EventDelegate | null
   onEvent: ((event: ApiKeyEvent) => unknown) | null
   onBackgroundError: (err: unknown) => void
@@ -177,7 +186,7 @@ export const DEFAULT_SCRYPT: ScryptParams = Object.freeze({ ln: 12, r: 8, p: 1 }
 export const MANAGER_OPTIONS = [
   'model', 'brand', 'scrypt', 'hashThreads', 'hashQueue', 'changeFeed', 'cacheTtl', 'cacheSize', 'maxFailures', 'failureWindow',
   'throttleDelay', 'lastUsedInterval', 'include', 'usable', 'pepper', 'suspension', 'ipAllowlist', 'credits', 'usage', 'maxLifetime', 'defaultLifetime',
-  'audit', 'onEvent', 'onBackgroundError'
+  'importedKeys', 'audit', 'onEvent', 'onBackgroundError'
 ] as const
 
 export const DEFAULTS = {
@@ -311,6 +320,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
   if (o.suspension !== undefined && typeof o.suspension !== 'boolean') fail('suspension', 'expected true (disable and enable keys) or false')
   if (o.ipAllowlist !== undefined && typeof o.ipAllowlist !== 'boolean') fail('ipAllowlist', 'expected true (keys may list the addresses they are used from) or false')
   if (o.credits !== undefined && typeof o.credits !== 'boolean') fail('credits', 'expected true (keys may have a number of calls left, and refills) or false')
+  if (o.importedKeys !== undefined && typeof o.importedKeys !== 'boolean') fail('importedKeys', 'expected true (keys imported from another system are verified and upgraded) or false')
   if (o.onEvent !== undefined && typeof o.onEvent !== 'function') fail('onEvent', 'expected a function (event) => void')
   if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') fail('onBackgroundError', 'expected a function (err) => void')
   const feed = changeFeed(o.changeFeed)
@@ -340,6 +350,7 @@ export function normalizeManagerOptions (opts: unknown, known: readonly string[]
     credits: o.credits === true,
     usage: usage(o.usage, lastUsedInterval),
     lifetime: lifetime(o),
+    importedKeys: o.importedKeys === true,
     audit: audit(o.audit),
     onEvent: (o.onEvent as ManagerSettings['onEvent'] | undefined) ?? null,
     onBackgroundError: (o.onBackgroundError as ManagerSettings['onBackgroundError'] | undefined) ?? warn

@@ -205,14 +205,14 @@ async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOpti
     if (securityScheme !== null) document(route, securityScheme, config)
   })
 
-  const { model, include, pepper, suspension, ipAllowlist, credits, usage, audit } = settings.manager
+  const { model, include, pepper, suspension, ipAllowlist, credits, importedKeys, usage, audit } = settings.manager
   // Fastify fills in pluginTimeout's default (10 s); 0 turns the timeout off.
   const half = (fastify.initialConfig.pluginTimeout as number) / 2
   const wait = half > 0 ? Math.min(STARTUP_WAIT, half) : STARTUP_WAIT
   fastify.addHook('onReady', async () => {
     // The usage table after the key table: its rows name a key.
     const check = async (): Promise<void> => {
-      await new Store(model, { include, hmac: pepper !== null, suspension, ipAllowlist, credits }).check()
+      await new Store(model, { include, hmac: pepper !== null, suspension, ipAllowlist, credits, importedKeys }).check()
       if (usage !== null) await new UsageStore(usage.model).check()
       if (audit !== null) await checkEventModel(audit)
     }

@@ -68,6 +68,8 @@ export interface StoreFeatures {
   ipAllowlist?: boolean
   /** The credits feature: the model has `credits`, `creditRefill` and `creditsRefilledAt` columns. */
   credits?: boolean
+  /** The importedKeys feature: the model has an `importedFrom` column. */
+  importedKeys?: boolean
 }
 
 /** A key's credits as the database holds them now (src/credits.ts). */
@@ -88,14 +90,16 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
   readonly #suspension: boolean
   readonly #ipAllowlist: boolean
   readonly #credits: boolean
+  readonly #importedKeys: boolean
 
-  constructor (model: ApiKeyDelegate, { include, hmac = false, suspension = false, ipAllowlist = false, credits = false }: StoreFeatures = {}) {
+  constructor (model: ApiKeyDelegate, { include, hmac = false, suspension = false, ipAllowlist = false, credits = false, importedKeys = false }: StoreFeatures = {}) {
     this.#model = model
     this.#include = include
     this.#hmac = hmac
     this.#suspension = suspension
     this.#ipAllowlist = ipAllowlist
     this.#credits = credits
+    this.#importedKeys = importedKeys
     this.#public = include === undefined ? { omit: OMIT_HASH } : { omit: OMIT_HASH, include }
   }
 
@@ -282,7 +286,7 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
    * with a pepper one more, of keyHmac. A missing table or column means the
    * migrations were not applied; a validation error, an include naming no
    * relation, a model that is not a key model, or one without a column an
-   * option needs (the pepper's, suspension's, ipAllowlist's, credits'); anything else, a store that
+   * option needs (the pepper's, suspension's, ipAllowlist's, credits', importedKeys'); anything else, a store that
    * cannot answer (UNAVAILABLE).
    */
   async check (): Promise<void> {
@@ -309,6 +313,10 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
       await startupRead(read({ select: CREDIT_COLUMNS }), async (err) => new errors.INVALID_OPTION('credits',
         'the model lacks a column of the credits feature: add `credits Int?`, `creditRefill String?` and `creditsRefilledAt DateTime?` to it and migrate (docs/custom-models.md), or leave credits out', { cause: err }))
     }
+    if (this.#importedKeys) {
+      await startupRead(read({ select: { importedFrom: true } }), async (err) => new errors.INVALID_OPTION('importedKeys',
+        'the model has no importedFrom column: add `importedFrom String?` to it and migrate (docs/custom-models.md), or leave importedKeys out', { cause: err }))
+    }
   }
 }
 
@@ -324,8 +332,9 @@ export async function startupRead (read: Promise<unknown>, refused: (err: unknow
   }
 }
 
-// Anything shaped like a stored hash, in case a reason quotes one.
-const HASH_IN_TEXT = /\$scrypt\$[^\s"'`]*/g
+// Anything shaped like a stored hash, in case a reason quotes one: scrypt's,
+// and those of imported keys (src/legacy-hash.ts).
+const HASH_IN_TEXT = /\$scrypt\$[^\s"'`]*|\b(?:sha512\$\$|pbkdf2_sha256\$)[^\s"'`]*|\b[0-9a-f]{64}\b|(?<![\w-])[\w-]{43}(?![\w-])/g
 
 // Prisma's own words, without the call site, code frame and arguments it
 // prints before them (the last paragraph, less its code frame lines).

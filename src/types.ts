@@ -21,6 +21,8 @@ export interface ApiKeyRecord {
   creditRefill?: string | null
   /** When the credits were last refilled or set: the refill schedule counts from it. */
   creditsRefilledAt?: Date | null
+  /** The system an imported key came from ('drf-api-key', 'sha256'), null for the library's own keys: the importedKeys feature's column (docs/migrating.md). */
+  importedFrom?: string | null
 }
 
 /** A row as the verifier reads it: with its hashes (and keyHmac, in a model that has it). */

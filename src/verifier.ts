@@ -1,7 +1,7 @@
 import { hash, type KeyObject } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Hasher } from './hasher.js'
-import { keyLength, parseKey, PREFIX_LENGTH } from './key-format.js'
+import { keyLength, parseKey, parseLooseKey, PREFIX_LENGTH } from './key-format.js'
 import type { CacheSettings, ThrottleSettings } from './options.js'
 import { keyHmac, matchingPepper } from './pepper.js'
 import { NO_HASHES, previousWorks, RowCache, sameHashes, type Hashes, type Row } from './row-cache.js'
@@ -21,6 +21,8 @@ export interface VerifierSettings<R extends ApiKeyRecord> {
   pepper: readonly KeyObject[] | null
   /** the credits feature is on; without it a key with credits is refused: nothing here could count them */
   credits: boolean
+  /** keys imported from other systems: their hashes and, for their rows only, their format (docs/migrating.md) */
+  importedKeys: boolean
   /** errors with no caller to go to (a failed re-hash or keyHmac write) */
   onError: (err: unknown) => void
 }
@@ -98,7 +100,13 @@ export class Verifier<R extends ApiKeyRecord> {
 
   /** `ip`: where the request comes from, for a key with an allowlist (none given: refused). */
   async verify (key: unknown, ip: ClientAddress): Promise<VerifyResult<R>> {
-    const parsed = typeof key === 'string' ? parseKey(key, this.#settings.brand, this.#settings.pattern) : null
+    if (typeof key !== 'string') return MALFORMED
+    const { brand, pattern, importedKeys } = this.#settings
+    let parsed = parseKey(key, brand, pattern)
+    // An imported key's format, for a row imported with its prefix. One of
+    // ours with a wrong checksum stays malformed: our keys never go loose.
+    const loose = parsed === null && importedKeys && !pattern.test(key)
+    if (loose) parsed = parseLooseKey(key)
     if (parsed === null) return MALFORMED
     const { prefix } = parsed
     const digest = digestOf(parsed.key)
@@ -106,7 +114,10 @@ export class Verifier<R extends ApiKeyRecord> {
     for (;;) {
       const epoch = this.#rows.epoch
       const reads = this.#rows.reads
-      const row = await this.#rows.get(prefix)
+      const found = await this.#rows.get(prefix)
+      // A loose key for a row of our own is answered as one of no row: the
+      // same refusal and timing, so it tells nothing of which prefixes exist.
+      const row = loose && found?.record.importedFrom == null ? null : found
       if (row === null) {
         const result = this.#memo.refusedBefore(digest, NO_HASHES) ? REFUSED.wrong_secret : await this.#check(prefix, parsed.key, digest, null)
         if (result !== REFUSED.wrong_secret) return result as Refusal
@@ -197,7 +208,9 @@ export class Verifier<R extends ApiKeyRecord> {
 
   /** Whether the presented key matches one of the row's working secrets. */
   async #hash (key: string, digest: string, row: Row<R>): Promise<boolean> {
-    const outcome = await this.#hasher.verify(key, row.hashedKey)
+    // An imported row's hash may be another system's until its first use here.
+    const legacy = this.#settings.importedKeys && row.record.importedFrom != null
+    const outcome = await this.#hasher.verify(key, row.hashedKey, legacy)
     if (outcome.ok) {
       this.#memo.match(digest, row.hashedKey)
       if (outcome.rehash) this.#upgrade(row, key)
@@ -209,7 +222,7 @@ export class Verifier<R extends ApiKeyRecord> {
     // decided when its hash is done, not when it started: a check begun just
     // before the end is not accepted after it. Never re-hashed: it has only
     // until previousKeyExpiresAt to live, nor given an HMAC.
-    const previous = await this.#hasher.verify(key, row.previousHashedKey as string)
+    const previous = await this.#hasher.verify(key, row.previousHashedKey as string, legacy)
     if (!previous.ok || !previousWorks(row, Date.now())) return false
     this.#memo.match(digest, row.previousHashedKey as string)
     return true

@@ -131,7 +131,7 @@ t.test('events and --actor', async (t) => {
   t.throws(() => parseCommand(['events', 'abc', '--actor', 'me'], NOW), usage(/^Unknown option '--actor'/), 'reading changes nothing: no actor')
   // Every command that changes a key takes it; none sets it when not given (the OS user is commands.ts's default).
   for (const argv of [['create', '--name', 'x'], ['rotate', 'abc'], ['revoke', 'abc', '--yes'], ['disable', 'abc'], ['enable', 'abc'],
-    ['allowed-ips', 'abc', '--anywhere'], ['credits', 'abc', '--unlimited'], ['sweep', '--idle', '90d']]) {
+    ['allowed-ips', 'abc', '--anywhere'], ['credits', 'abc', '--unlimited'], ['sweep', '--idle', '90d'], ['import', '--from', 'drf-api-key', 'keys.csv']]) {
     t.match(parseCommand([...argv, '--actor', 'alice@example.com'], NOW), { command: argv[0], actor: 'alice@example.com' }, argv[0])
     t.notOk('actor' in parseCommand(argv, NOW), `${argv[0]} without --actor`)
     t.throws(() => parseCommand([...argv, '--actor', ''], NOW), usage(/^Invalid --actor "": expected who is acting/), `${argv[0]} --actor ""`)
@@ -139,6 +139,16 @@ t.test('events and --actor', async (t) => {
   for (const argv of [['list'], ['show', 'abc'], ['usage', 'abc']]) {
     t.throws(() => parseCommand([...argv, '--actor', 'alice'], NOW), usage(/^Unknown option '--actor'/), argv[0])
   }
+})
+
+t.test('import: --from names the system, and one file to read', async (t) => {
+  t.same(parseCommand(['import', '--from', 'drf-api-key', 'keys.csv'], NOW), { command: 'import', config: undefined, from: 'drf-api-key', file: 'keys.csv', json: false })
+  t.same(parseCommand(['import', 'keys.json', '--from', 'sha256', '--json', '--config', 'c.mjs'], NOW), { command: 'import', config: 'c.mjs', from: 'sha256', file: 'keys.json', json: true })
+  t.same(parseCommand(['import', '--help'], NOW), { command: 'help', topic: 'import' })
+  t.throws(() => parseCommand(['import', 'keys.csv'], NOW), usage(/^import needs --from drf-api-key or --from sha256 \(see 'fastify-prisma-api-key import --help'\)$/))
+  t.throws(() => parseCommand(['import', '--from', 'django', 'keys.csv'], NOW), usage(/^Invalid --from "django": expected drf-api-key or sha256$/))
+  t.throws(() => parseCommand(['import', '--from', 'drf-api-key'], NOW), usage(/^import needs the file to read: a CSV or JSON export \(see 'fastify-prisma-api-key import --help'\)$/))
+  t.throws(() => parseCommand(['import', '--from', 'drf-api-key', 'a.csv', 'b.csv'], NOW), usage(/^import needs the file to read/))
 })
 
 t.test('help, wherever it is asked for', async (t) => {
@@ -167,7 +177,7 @@ t.test('help, wherever it is asked for', async (t) => {
 
 t.test('bad usage', async (t) => {
   const bad = (argv: string[], message: RegExp): void => { t.throws(() => parseCommand(argv, NOW), usage(message), argv.join(' ')) }
-  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage, events, sweep or help/)
+  bad([], /^Missing command: create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage, events, sweep, import or help/)
   bad(['credits', 'abc', '--set=-1'], /^Invalid --set "-1": expected an integer from 0 to 2147483647/)
   bad(['credits', 'abc', '--set', 'lots'], /^Invalid --set "lots"/)
   bad(['credits', 'abc', '--refill', 'hourly'], /^Invalid --refill: "hourly": expected day:AMOUNT/)

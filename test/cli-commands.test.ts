@@ -1,9 +1,15 @@
 import t from 'tap'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { runCommand } from '../src/cli/commands.ts'
 import { confirm, terminalIo, type Io } from '../src/cli/prompt.ts'
-import { createApiKeyManager } from '../src/manager.ts'
+import { errors } from '../src/errors.ts'
+import type { ApiKeyEvent } from '../src/events.ts'
+import { createApiKeyManager, type ApiKeyManager } from '../src/manager.ts'
 import { openDatabase } from './helpers/databases.ts'
+import { drfKey, drfSha512, sha256 } from './helpers/legacy.ts'
 
 // What a child process cannot reach: a person at a terminal, and the odd
 // corners of paging.
@@ -12,6 +18,7 @@ interface FakeIo extends Io {
   lines: string[]
   notes: string[]
   questions: string[]
+  steps: string[]
 }
 
 function fakeIo (answers: boolean[] = [], interactive = true): FakeIo {
@@ -19,7 +26,9 @@ function fakeIo (answers: boolean[] = [], interactive = true): FakeIo {
     lines: [],
     notes: [],
     questions: [],
+    steps: [],
     interactive,
+    progress: (done, total) => { io.steps.push(`${done}/${total}`) },
     out: (line) => { io.lines.push(line) },
     note: (line) => { io.notes.push(line) },
     confirm: async (question) => {
@@ -285,4 +294,65 @@ t.test('events: nobody named, an empty page further back, and the actor when the
   delete process.env.LOGNAME
   await run({ command: 'enable', target: apiKey.prefix }, manager, io)
   t.same((await manager.events(apiKey.id, { take: 2 })).map((event) => [event.type, event.actor]), [['enabled', 'cli'], ['disabled', 'cli:builder']])
+})
+
+t.test('the progress bar: on a terminal\'s stderr only, redrawn in place, wiped once done', async (t) => {
+  const stderr = Object.assign(new PassThrough(), { isTTY: true })
+  const io = terminalIo(new PassThrough(), new PassThrough(), stderr)
+  io.progress(0, 4)
+  io.progress(1, 4)
+  io.progress(1, 4)
+  io.progress(4, 4)
+  const bar = (n: number): string => `[${'#'.repeat(n)}${'-'.repeat(30 - n)}]`
+  t.equal(stderr.read().toString(), `\r${bar(0)} 0/4` + `\r${bar(7)} 1/4` + `\r${' '.repeat(36)}\r`)
+  const piped = new PassThrough()
+  terminalIo(new PassThrough(), new PassThrough(), piped).progress(1, 4)
+  t.equal(piped.read(), null, 'nothing on a pipe')
+})
+
+t.test('import: each row\'s outcome, the run\'s summary, the progress', async (t) => {
+  const db = await openDatabase('sqlite')
+  t.teardown(() => db.close())
+  const heard: ApiKeyEvent[] = []
+  const manager = createApiKeyManager({ model: db.prisma.apiKey, scrypt: { ln: 10, r: 8, p: 1 }, hashThreads: 1, importedKeys: true, onEvent: (event) => { heard.push(event) } })
+  t.teardown(() => manager.close())
+  const dir = mkdtempSync(join(tmpdir(), 'import-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'keys.csv')
+  const good = drfKey()
+  writeFileSync(file, [
+    'id,prefix,hashed_key,name,revoked,expiry_date,created',
+    `${good.prefix}.x,${good.prefix},${drfSha512(good.key)},good,f,,`,
+    `bad.x,bad,${sha256(good.key, 'hex')},"wrong \u001b[31mkind",f,,`,
+    `ugly.x,ugly,${drfSha512(good.key)},n,perhaps,,`
+  ].join('\n'))
+  const io = fakeIo()
+  t.equal(await runCommand({ command: 'import', from: 'drf-api-key', file, json: false, actor: 'migration-bot' }, manager, io), 1, 'a refusal: exit 1')
+  t.match(heard, [{ type: 'created', prefix: good.prefix, actor: 'migration-bot', details: { importedFrom: 'drf-api-key' } }], 'the import is an event, by the actor given')
+  t.same(io.lines, [
+    'Imported 1 key from drf-api-key; skipped 0 imported before; refused 2:',
+    "  line 3 (bad): its hash is not one of drf-api-key's (sha512$$<hex> or pbkdf2_sha256$<iterations>$<salt>$<hash>)",
+    '  line 4 (ugly): revoked: expected true, false, t, f, 1 or 0'
+  ])
+  t.same(io.steps, ['0/3', '1/3', '2/3', '3/3'])
+  const again = fakeIo()
+  t.equal(await runCommand({ command: 'import', from: 'drf-api-key', file, json: true }, manager, again), 1)
+  t.same(JSON.parse(again.lines[0]), { imported: 0, skipped: 1, refused: [{ line: 3, prefix: 'bad', reason: "its hash is not one of drf-api-key's (sha512$$<hex> or pbkdf2_sha256$<iterations>$<salt>$<hash>)" }, { line: 4, prefix: 'ugly', reason: 'revoked: expected true, false, t, f, 1 or 0' }] })
+  await t.rejects(runCommand({ command: 'import', from: 'drf-api-key', file: join(dir, 'missing.csv'), json: false }, manager, io), { message: /^Cannot read .*missing\.csv: ENOENT/ })
+  const json = join(dir, 'keys.json')
+  writeFileSync(json, JSON.stringify([{ prefix: good.prefix, hashed_key: drfSha512(good.key), name: 'good' }, { name: 'no prefix' }]))
+  const entries = fakeIo()
+  t.equal(await runCommand({ command: 'import', from: 'drf-api-key', file: json, json: false }, manager, entries), 1)
+  t.same(entries.lines, ['Imported 0 keys from drf-api-key; skipped 1 imported before; refused 1:', '  entry 2: prefix: missing'])
+  t.same(entries.notes, [], 'nothing new to accept')
+  // The database, not the row: the run stops there, saying what it did before.
+  const down = { features: { importedKeys: true }, importKey: async () => { throw new errors.UNAVAILABLE() } } as unknown as ApiKeyManager
+  const steps = fakeIo()
+  await t.rejects(runCommand({ command: 'import', from: 'drf-api-key', file, json: false }, down, steps), {
+    exitCode: 1, message: 'Stopped at line 2: Could not reach the database: API key store is unavailable, try again later (imported 0, skipped 0 before it; a re-run skips them)'
+  })
+  t.same(steps.steps, ['0/3', '3/3'], 'the bar is wiped')
+  const off = createApiKeyManager({ model: db.prisma.apiKey, hashThreads: 1 })
+  t.teardown(() => off.close())
+  await t.rejects(runCommand({ command: 'import', from: 'drf-api-key', file, json: false }, off, io), { exitCode: 2, message: /^import needs importedKeys: true in the config/ })
 })

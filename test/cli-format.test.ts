@@ -57,6 +57,11 @@ t.test('a record: full dates, then the extra columns of a custom model', async (
     'scopes            none',
     'old secret until  2026-02-01T00:00:00.000Z'
   ], 'the old secret of a rotation, while it lasts')
+  t.same(formatRecord({ ...record, importedFrom: 'drf-api-key' }, 'active').split('\n').slice(7), [
+    'scopes         orders:read orders:*',
+    'imported from  drf-api-key'
+  ], 'where an imported key came from (docs/migrating.md)')
+  t.equal(formatRecord({ ...record, importedFrom: null }, 'active'), formatRecord(record, 'active'), 'nothing for a key made here')
   const custom = { ...record, expiresAt: null, orgId: 42n, tags: ['read', 'write'], reviewedAt: new Date(0), note: null }
   t.same(formatRecord(custom, 'active').split('\n').slice(5), [
     'expires     never',

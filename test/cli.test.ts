@@ -443,7 +443,8 @@ t.test('--help on every command, with no config needed', { buffered: true }, asy
     [['credits', '-h'], 'credits <id|prefix> [--set <n>] [--refill <policy>|none] [--unlimited]'],
     [['usage', '--help'], 'usage <id|prefix> [options]'],
     [['events', '--help'], 'events <id|prefix> [options]'],
-    [['sweep', '--help'], 'sweep --idle <duration> [options]']
+    [['sweep', '--help'], 'sweep --idle <duration> [options]'],
+    [['import', '--help'], 'import --from <system> <file> [options]']
   ] as const
   const runs = await Promise.all(pages.map(async ([args]) => await cli([...args], {}, cwd)))
   for (const [i, [args, usage]] of pages.entries()) {
@@ -458,7 +459,7 @@ t.test('usage errors exit 2', { buffered: true }, async (t) => {
   const [rename, none, verbose, valueless, helpRename, grace] = await Promise.all([
     cli(['rename']), cli([]), cli(['list', '--verbose']), cli(['create', '--name']), cli(['help', 'rename']), cli(['rotate', 'abc', '--grace', '1 hour'])
   ])
-  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage, events, sweep or help/)
+  failed(t, rename, 2, /Unknown command "rename": expected one of create, list, show, rotate, revoke, disable, enable, allowed-ips, credits, usage, events, sweep, import or help/)
   failed(t, none, 2, /Missing command/)
   failed(t, verbose, 2, /Unknown option '--verbose' \(see 'fastify-prisma-api-key list --help'\)/)
   failed(t, valueless, 2, /Option '--name <value>' argument missing/)

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
 
 const root = new URL('../', import.meta.url)
-const GUIDES = ['docs/change-feed.md', 'docs/custom-models.md', 'docs/scopes.md', 'docs/rotation.md', 'docs/recipes.md', 'docs/admin.md', 'docs/security.md', 'docs/usage.md', 'docs/leaks.md', 'docs/lifecycle.md', 'docs/events.md']
+const GUIDES = ['docs/change-feed.md', 'docs/custom-models.md', 'docs/scopes.md', 'docs/rotation.md', 'docs/recipes.md', 'docs/admin.md', 'docs/security.md', 'docs/usage.md', 'docs/leaks.md', 'docs/lifecycle.md', 'docs/events.md', 'docs/migrating.md']
 const TESTED_LANGUAGES = new Set(['ts', 'prisma', 'sql'])
 
 const normalize = (text: string): string => text.replace(/\s+/g, ' ').trim()

@@ -13,6 +13,8 @@ eachDatabase(t, async (t, db) => {
   t.ok(Object.keys(model).length >= 11, 'the model was read')
   compareColumns(t, db.provider, model, await catalogColumns(db, 'ApiKey'))
   t.equal(model.prefix.unique, true, 'prefix is unique in the model')
+  // Imported keys (docs/migrating.md): where the key came from, null for the library's own.
+  t.same(model.importedFrom, { type: 'String', nullable: true, dbDefault: false, primary: false, unique: false })
 })
 
 t.test('the three schemas declare the same model', async (t) => {
@@ -106,7 +108,7 @@ eachDatabase(t, async (t, db) => {
   await model.update({ where: { id: key.id }, data: { revoked: true, lastUsedAt: new Date(Date.now() + 2000) } })
   t.same(await announced(), [prefix], 'a revocation written with lastUsedAt is')
   for (const data of [{ name: 'renamed' }, { expiresAt: new Date() }, { scopes: 'a' }, { hashedKey: 'h2' }, { previousHashedKey: 'h' }, { previousKeyExpiresAt: new Date() },
-    { disabled: true }, { allowedIps: '10.0.0.0/8' }, { creditRefill: 'day:100' }, { credits: 5, disabled: false }]) {
+    { disabled: true }, { allowedIps: '10.0.0.0/8' }, { creditRefill: 'day:100' }, { credits: 5, disabled: false }, { importedFrom: 'sha256' }]) {
     await model.update({ where: { id: key.id }, data })
     t.same(await announced(), [prefix], `an update of ${Object.keys(data)[0]}`)
   }

@@ -114,7 +114,8 @@ t.test('with a feature on, a model without its column stops the app, naming the 
   const features = [
     ['suspension', /^Invalid option suspension: the model has no disabled column: add `disabled Boolean @default\(false\)` to it and migrate/],
     ['ipAllowlist', /^Invalid option ipAllowlist: the model has no allowedIps column: add `allowedIps String\?` to it and migrate/],
-    ['credits', /^Invalid option credits: the model lacks a column of the credits feature: add `credits Int\?`, `creditRefill String\?` and `creditsRefilledAt DateTime\?` to it and migrate/]
+    ['credits', /^Invalid option credits: the model lacks a column of the credits feature: add `credits Int\?`, `creditRefill String\?` and `creditsRefilledAt DateTime\?` to it and migrate/],
+    ['importedKeys', /^Invalid option importedKeys: the model has no importedFrom column: add `importedFrom String\?` to it and migrate/]
   ] as const
   for (const [option, message] of features) {
     const app = await start(t, { model: prisma.organizationApiKey, [option]: true })

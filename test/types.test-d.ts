@@ -22,6 +22,15 @@ const created: { apiKey: ApiKeyRecord, key: string } = await manager.create({ na
 created.apiKey.hashedKey // eslint-disable-line @typescript-eslint/no-unused-expressions
 // @ts-expect-error a name is required
 await manager.create({ expiresAt: null })
+// Imported keys (docs/migrating.md): `from` names a system the library reads.
+await app.register(apiKeyPlugin, { model: prisma.apiKey, importedKeys: true })
+const { imported }: { imported: boolean } = await manager.importKey({ from: 'drf-api-key', prefix: 'AbCd1234', hashedKey: 'sha512$$…', name: 'x', revoked: true })
+export const importedFrom: string | null | undefined = created.apiKey.importedFrom
+// @ts-expect-error bcrypt hashes are not read
+await manager.importKey({ from: 'bcrypt', prefix: 'p', hashedKey: 'h', name: 'x' })
+// @ts-expect-error the hash is required
+await manager.importKey({ from: 'sha256', prefix: 'p', name: 'x' })
+export const skipped = !imported
 const result: VerifyResult = await manager.verify(created.key)
 export const outcome: string = result.valid
   ? result.apiKey.id

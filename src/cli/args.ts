@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { readAllowlist } from '../ip-allowlist.js'
+import type { ImportSource } from '../manager-input.js'
 import { MAX_CREDITS, readRefill } from '../refill.js'
 import { serializeScopes } from '../scopes.js'
 import { STATUSES, type ApiKeyStatus } from '../status.js'
@@ -36,9 +37,11 @@ const OPTIONS = {
   credits: { set: { type: 'string' }, refill: { type: 'string' }, unlimited: { type: 'boolean' }, ...JSON_FLAG, ...ACTOR_FLAG },
   usage: { from: { type: 'string' }, to: { type: 'string' }, ...JSON_FLAG },
   events: { limit: { type: 'string' }, before: { type: 'string' }, ...JSON_FLAG },
-  sweep: { idle: { type: 'string' }, 'dry-run': { type: 'boolean' }, ...JSON_FLAG, ...ACTOR_FLAG }
+  sweep: { idle: { type: 'string' }, 'dry-run': { type: 'boolean' }, ...JSON_FLAG, ...ACTOR_FLAG },
+  import: { from: { type: 'string' }, ...JSON_FLAG, ...ACTOR_FLAG }
 } satisfies Record<string, OptionSpec>
-const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1, 'allowed-ips': 1, credits: 1, usage: 1, events: 1, sweep: 0 }
+const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1, 'allowed-ips': 1, credits: 1, usage: 1, events: 1, sweep: 0, import: 1 }
+const SOURCES: readonly ImportSource[] = ['drf-api-key', 'sha256']
 
 type CommandName = keyof typeof OPTIONS
 const NAMES = Object.keys(OPTIONS) as CommandName[]
@@ -72,6 +75,7 @@ export type Command =
   | { command: 'usage', config?: string, target: string, from?: Date, to?: Date, json: boolean }
   | { command: 'events', config?: string, target: string, limit: number, before?: number, json: boolean }
   | Change & { command: 'sweep', config?: string, unusedFor: number, dryRun: boolean, json: boolean }
+  | Change & { command: 'import', config?: string, from: ImportSource, file: string, json: boolean }
 
 type Values = Record<string, string | boolean | string[] | undefined>
 
@@ -155,6 +159,7 @@ export function parseCommand (argv: string[], now: Date): Command {
   // command in the same place or fails first.
   const targets = positionals.slice(1)
   if (targets.length !== TARGETS[name]) {
+    if (name === 'import') throw usageError(`import needs the file to read: a CSV or JSON export (see '${BIN} import --help')`)
     throw usageError(TARGETS[name] === 0
       ? `Unexpected argument "${targets[0]}" (see '${BIN} ${name} --help')`
       : `${name} needs one id or prefix (see '${BIN} ${name} --help')`)
@@ -230,6 +235,12 @@ function commandOf (name: CommandName, values: Values, targets: string[], now: D
       const idle = values.idle as string | undefined
       if (idle === undefined) throw usageError(`sweep needs --idle <duration>, such as --idle 90d (see '${BIN} sweep --help')`)
       return { command: name, config, unusedFor: parseIdle(idle), dryRun: values['dry-run'] === true, json: values.json === true }
+    }
+    case 'import': {
+      const from = values.from as string | undefined
+      if (from === undefined) throw usageError(`import needs --from ${SOURCES.join(' or --from ')} (see '${BIN} import --help')`)
+      if (!SOURCES.includes(from as ImportSource)) throw usageError(`Invalid --from ${JSON.stringify(from)}: expected ${SOURCES.join(' or ')}`)
+      return { command: name, config, from: from as ImportSource, file: targets[0], json: values.json === true }
     }
   }
 }

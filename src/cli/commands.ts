@@ -7,6 +7,7 @@ import type { ApiKeyRecord } from '../types.js'
 import type { Command } from './args.js'
 import { CliError, usageError } from './failure.js'
 import { formatCredits, formatEvents, formatList, formatRecord, formatUsage, toJson } from './format.js'
+import { importKeys } from './import.js'
 import type { Io } from './prompt.js'
 import { printable } from './table.js'
 
@@ -217,5 +218,6 @@ export async function runCommand (command: Exclude<Command, { command: 'help' }>
     case 'usage': return await usage(command, manager, io)
     case 'events': return await events(command, manager, io)
     case 'sweep': return await sweep(command, manager, io)
+    case 'import': return await importKeys(command, manager, io, changeContext(command))
   }
 }

@@ -8,7 +8,7 @@ import { formatPairs, formatTable } from './table.js'
 // status); the usage-limit columns (docs/usage.md) are the library's too, so
 // not printed as the app's own. Every other column is the app's.
 const OWN_FIELDS = new Set(['id', 'prefix', 'name', 'revoked', 'expiresAt', 'createdAt', 'lastUsedAt', 'scopes', 'previousKeyExpiresAt',
-  'disabled', 'allowedIps', 'credits', 'creditRefill', 'creditsRefilledAt'])
+  'disabled', 'allowedIps', 'credits', 'creditRefill', 'creditsRefilledAt', 'importedFrom'])
 
 // Minutes are enough to tell keys apart in a table; `show` gives the full time.
 const shortDate = (date: Date | null, none: string): string => date === null ? none : `${date.toISOString().slice(0, 16).replace('T', ' ')}Z`
@@ -53,6 +53,8 @@ export function formatRecord (record: ApiKeyRecord, status: ApiKeyStatus): strin
     ...(typeof record.allowedIps === 'string' ? [['allowed from', record.allowedIps.split(' ').join(', ')] as [string, string]] : []),
     // Only for a key with credits: nothing is unlimited.
     ...(typeof record.credits === 'number' ? [['credits', `${record.credits}${refillText(record)}`] as [string, string]] : []),
+    // Only for an imported key (docs/migrating.md): where it came from.
+    ...(typeof record.importedFrom === 'string' ? [['imported from', record.importedFrom] as [string, string]] : []),
     ...extra.map(([field, value]): [string, string] => [field, text(value)])
   ])
 }

@@ -39,6 +39,7 @@ ${columns([
   ['usage <id|prefix>', 'show how often a key was used, per hour or day'],
   ['events <id|prefix>', 'show what happened to a key, and who did it (needs audit)'],
   ['sweep --idle <duration>', 'revoke the keys unused for that long (--dry-run: list them)'],
+  ['import --from <system> <file>', 'import keys of drf-api-key or a SHA-256 system by their hashes\n(needs importedKeys: true)'],
   ['help [command]', 'show the help of a command']
 ])}
 
@@ -108,6 +109,12 @@ cli:<your OS user name>.
     ['--idle <duration>', 'how long unused: 90d, 12w, 1y, at least 1h (required)'],
     ['--dry-run', 'only print the keys it would revoke'],
     ['--json', 'print { revoked: [records], dryRun } as JSON'],
+    ACTOR
+  ]),
+  import: page('import --from <system> <file> [options]', 'Imports the keys of another system from its exported table (docs/migrating.md), by their\nhashes: the keys keep working, and each is re-hashed with scrypt on its first use. A key\nimported before is skipped, so a re-run is harmless. Prints how many were imported,\nskipped and refused (with the line and why); exits 1 if any was refused. Needs\nimportedKeys: true in the config, and in the app.', [
+    ['--from <system>', 'drf-api-key (its sha512$$ and pbkdf2_sha256$ hashes) or sha256\n(SHA-256 of the key, hex or base64url) (required)'],
+    ['<file>', 'a .csv with a header row, or a .json array of objects; columns prefix,\nhashed_key, name, revoked, expiry_date, created (id and others are\nignored)'],
+    ['--json', 'print { imported, skipped, refused: [{ line | entry, prefix, reason }] } as JSON'],
     ACTOR
   ])
 } as const

@@ -10,6 +10,29 @@ export interface Io {
   /** Whether a person can answer a question. */
   interactive: boolean
   confirm (question: string): Promise<boolean>
+  /** How far a long command is (done of total), as a bar on a terminal's stderr; nothing elsewhere. */
+  progress (done: number, total: number): void
+}
+
+const BAR = 30
+
+/** `[######------] 12/30`: the bar of a command done of total of the way. */
+function progressBar (done: number, total: number): string {
+  const filled = Math.floor(BAR * done / total)
+  return `[${'#'.repeat(filled)}${'-'.repeat(BAR - filled)}] ${done}/${total}`
+}
+
+// Redrawn in place with a carriage return, only when it changes, and wiped
+// once done: nothing of it stays in the terminal, nor reaches a pipe or a log.
+function bar (stderr: Writable): (done: number, total: number) => void {
+  let shown = ''
+  return (done, total) => {
+    const line = done >= total ? '' : progressBar(done, total)
+    if (line === shown) return
+    // A shorter line (the empty one, at the end) first blanks the longer one.
+    stderr.write(`${line.length < shown.length ? `\r${' '.repeat(shown.length)}` : ''}\r${line}`)
+    shown = line
+  }
 }
 
 /** Asks a y/N question; anything but y or yes, an end of input or Ctrl-C is a no. */
@@ -29,12 +52,13 @@ export async function confirm (question: string, input: Readable, output: Writab
   })
 }
 
-export function terminalIo (stdin: Readable & { isTTY?: boolean }, stdout: Writable, stderr: Writable): Io {
+export function terminalIo (stdin: Readable & { isTTY?: boolean }, stdout: Writable, stderr: Writable & { isTTY?: boolean }): Io {
   return {
     out: (line) => { stdout.write(`${line}\n`) },
     note: (line) => { stderr.write(`${line}\n`) },
     interactive: stdin.isTTY === true,
     // On stderr, so that `revoke ... > log` still shows the question.
-    confirm: async (question) => await confirm(question, stdin, stderr)
+    confirm: async (question) => await confirm(question, stdin, stderr),
+    progress: stderr.isTTY === true ? bar(stderr) : () => {}
   }
 }
