@@ -88,10 +88,36 @@ export class Audit<R extends ApiKeyRecord> {
     record(model, [draft]).then(([event]) => this.#announce(event), this.#settings.onError)
   }
 
-  /** A key's events, newest first. */
-  async list (keyId: string, take: number, before: number | null): Promise<ApiKeyEvent[]> {
+  /**
+   * Events no change carries, found by a job (expiries), all of one type: those
+   * whose key has no event of that type yet are recorded (unless `dryRun`), then heard,
+   * and returned. Failures go to the caller.
+   */
+  async addNew (drafts: EventDraft[], dryRun: boolean): Promise<EventDraft[]> {
+    const model = this.#model()
+    let fresh: EventDraft[]
+    let recorded: ApiKeyEvent[] = []
+    try {
+      const known = await model.findMany({ where: { type: drafts[0].type, keyId: { in: drafts.map(({ keyId }) => keyId) } }, select: { keyId: true } })
+      const seen = new Set(known.map(({ keyId }: { keyId: string }) => keyId))
+      fresh = drafts.filter(({ keyId }) => !seen.has(keyId))
+      if (!dryRun) recorded = await record(model, fresh)
+    } catch (err) {
+      return translate(err)
+    }
+    for (const event of recorded) this.#announce(event)
+    return fresh
+  }
+
+  #model (): EventDelegate {
     const { model } = this.#settings
     if (model === null) throw new errors.FEATURE_OFF('audit log', 'pass audit: { model: prisma.apiKeyEvent } to the plugin or createApiKeyManager (docs/events.md)')
+    return model
+  }
+
+  /** A key's events, newest first. */
+  async list (keyId: string, take: number, before: number | null): Promise<ApiKeyEvent[]> {
+    const model = this.#model()
     try {
       const rows = await model.findMany({ where: before === null ? { keyId } : { keyId, id: { lt: before } }, orderBy: { id: 'desc' }, take })
       return rows.map(eventOf)

@@ -5,7 +5,7 @@ import type { ApiKeyRecord } from './types.js'
 // keeps it (src/audit.ts). Pure: shaping and checking only.
 
 // No 'deleted': the manager never deletes a key (revocation is how a key ends).
-export type ApiKeyEventType = 'created' | 'updated' | 'rotated' | 'revoked' | 'disabled' | 'enabled' | 'leaked' | 'idle_revoked' | 'credits_exhausted'
+export type ApiKeyEventType = 'created' | 'updated' | 'rotated' | 'revoked' | 'disabled' | 'enabled' | 'leaked' | 'idle_revoked' | 'expired' | 'credits_exhausted'
 
 /** A column a change wrote: what it held before and after (Dates as ISO text). */
 export interface FieldChange {

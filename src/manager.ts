@@ -4,6 +4,7 @@ import { listenForChanges, pollChangeLog, type ChangeFeed, type ChangeHandlers }
 import { errors } from './errors.js'
 import { actorOf, changesOf, checkEvents, checkLeak, updateEvent, type ApiKeyEvent, type ChangeContext, type EventDraft, type EventsInput, type LeakReport } from './events.js'
 import { Hasher } from './hasher.js'
+import { checkExpired, sweepExpired, type RecordExpiredInput } from './expired.js'
 import { checkIdle, sweepIdle, type RevokeIdleInput } from './idle.js'
 import { generateKey, keyInText, keyPattern, PREFIX_LENGTH } from './key-format.js'
 import { LastUsedWriter } from './last-used.js'
@@ -22,6 +23,7 @@ import { Verifier } from './verifier.js'
 
 export type { CreateInput, ImportInput, ImportSource, ListInput, RotateInput, UsageInput } from './manager-input.js'
 export type { RevokeIdleInput } from './idle.js'
+export type { RecordExpiredInput } from './expired.js'
 export type { ApiKeyEvent, ApiKeyEventType, ChangeContext, EventsInput, FieldChange, LeakReport } from './events.js'
 export type { UsagePeriod } from './usage-store.js'
 export type { Payment } from './credits.js'
@@ -116,6 +118,15 @@ export interface ApiKeyManager<R extends ApiKeyRecord = ApiKeyRecord> {
    * const { revoked } = await manager.revokeIdle({ unusedFor: 90 * 24 * 60 * 60 * 1000 })
    */
   revokeIdle (input: RevokeIdleInput, context?: ChangeContext): Promise<{ revoked: R[] }>
+  /**
+   * Records an 'expired' event for every key, not revoked, whose expiresAt
+   * has passed and whose expiry the audit log does not hold yet (nothing is
+   * written when a key expires: run it from a job). Returns those keys; with
+   * `dryRun`, records nothing. Needs the `audit` option.
+   * @example
+   * const { expired } = await manager.recordExpired()
+   */
+  recordExpired (input?: RecordExpiredInput, context?: ChangeContext): Promise<{ expired: R[] }>
   /**
    * Suspends a key (`suspension: true`): it is refused (401 FST_API_KEY_DISABLED)
    * until enable(id), here at once, elsewhere as a revocation is.
@@ -372,6 +383,17 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     return { revoked }
   }
 
+  async function recordExpired (input: RecordExpiredInput = {}, context?: ChangeContext): Promise<{ expired: R[] }> {
+    const { dryRun } = checkExpired(input)
+    const actor = actorOf(context, secret)
+    const expired = await sweepExpired(store, new Date(), dryRun, async (records, dryRun) => {
+      const byId = new Map(records.map((record) => [record.id, record]))
+      const fresh = await audit.addNew(records.map((record) => notice('expired', record, { expiresAt: (record.expiresAt as Date).toISOString() }, actor)), dryRun)
+      return fresh.map(({ keyId }) => byId.get(keyId) as R)
+    })
+    return { expired }
+  }
+
   async function rotate (id: string, input: RotateInput = {}, context?: ChangeContext): Promise<{ apiKey: R, key: string }> {
     checkOpen('rotate keys')
     checkId(id, secret)
@@ -459,6 +481,7 @@ export function buildManager<R extends ApiKeyRecord = ApiKeyRecord> (settings: M
     update,
     revoke: async (id, context) => await update(id, { revoked: true }, context),
     revokeIdle,
+    recordExpired,
     disable: async (id, context) => await suspend(id, true, context),
     enable: async (id, context) => await suspend(id, false, context),
     rotate,

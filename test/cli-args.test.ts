@@ -106,14 +106,16 @@ t.test('usage: --from and --to take UTC dates, through the day for --to, or inst
 })
 
 t.test('sweep: --idle takes a duration of an hour or more', async (t) => {
-  t.same(parseCommand(['sweep', '--idle', '90d'], NOW), { command: 'sweep', config: undefined, unusedFor: 90 * 24 * 60 * MINUTE, dryRun: false, json: false })
+  t.same(parseCommand(['sweep', '--idle', '90d'], NOW), { command: 'sweep', config: undefined, unusedFor: 90 * 24 * 60 * MINUTE, expired: false, dryRun: false, json: false })
   t.same(parseCommand(['--dry-run', 'sweep', '--idle', '12w', '--json', '--config', 'c.mjs'], NOW), {
-    command: 'sweep', config: 'c.mjs', unusedFor: 12 * 7 * 24 * 60 * MINUTE, dryRun: true, json: true
+    command: 'sweep', config: 'c.mjs', unusedFor: 12 * 7 * 24 * 60 * MINUTE, expired: false, dryRun: true, json: true
   })
+  t.same(parseCommand(['sweep', '--expired'], NOW), { command: 'sweep', config: undefined, unusedFor: null, expired: true, dryRun: false, json: false }, '--expired alone')
+  t.match(parseCommand(['sweep', '--expired', '--idle', '1y', '--dry-run'], NOW), { unusedFor: 365 * 24 * 60 * MINUTE, expired: true, dryRun: true }, 'or both')
   t.equal((parseCommand(['sweep', '--idle', '1y'], NOW) as { unusedFor: number }).unusedFor, 365 * 24 * 60 * MINUTE)
   t.equal((parseCommand(['sweep', '--idle', '60m'], NOW) as { unusedFor: number }).unusedFor, 60 * MINUTE, 'an hour is the least')
   t.same(parseCommand(['sweep', '--help'], NOW), { command: 'help', topic: 'sweep' })
-  t.throws(() => parseCommand(['sweep'], NOW), usage(/^sweep needs --idle <duration>, such as --idle 90d \(see 'fastify-prisma-api-key sweep --help'\)$/))
+  t.throws(() => parseCommand(['sweep'], NOW), usage(/^sweep needs --idle <duration>, such as --idle 90d, or --expired \(see 'fastify-prisma-api-key sweep --help'\)$/))
   for (const bad of ['90', '90 days', '1.5y', 'never', '']) {
     t.throws(() => parseCommand(['sweep', '--idle', bad], NOW), usage(/^Invalid --idle .*: use a duration like 90d, 12w, 1y$/), bad)
   }

@@ -394,6 +394,19 @@ async function suite (t: Test, db: TestDatabase): Promise<void> {
     t.equal((await other('sweep', '--idle', '1y')).stdout, 'No idle keys.\n')
     failed(t, await run('sweep', '--idle', '30m'), 2, /Invalid --idle "30m": at least an hour/)
 
+    // --expired: each expiry recorded once, in the audit log, by the OS user.
+    const ended = await manager.create({ name: 'ended partner' })
+    keys.push(ended.key)
+    await manager.update(ended.apiKey.id, { expiresAt: new Date(Date.now() - DAY) })
+    const mine = (run: Run): string[] => JSON.parse(run.stdout).expired.map(({ id }: { id: string }) => id).filter((id: string) => id === ended.apiKey.id)
+    t.same(mine(await other('sweep', '--expired', '--dry-run', '--json')), [ended.apiKey.id], 'a dry run lists it')
+    const recorded = await other('sweep', '--expired', '--idle', '1y')
+    t.match(recorded.stdout, new RegExp(`^Recorded the expiry of \\d+ keys?:\nNAME .*\n(.*\n)*ended partner +${ended.apiKey.prefix} +expired +.*\n(.*\n)*No idle keys\\.\n$`))
+    t.same(mine(await other('sweep', '--expired', '--json')), [], 'recorded once')
+    t.match(await manager.events(ended.apiKey.id).catch(() => null), null, 'this manager has no audit log: read it from the CLI')
+    const history = JSON.parse((await other('events', ended.apiKey.prefix, '--json')).stdout)
+    t.match(history.events[0], { type: 'expired', actor: `cli:${userInfo().username}`, details: { expiresAt: /^\d{4}-/ } })
+
     const bounded = { ...env, CLI_MAX_LIFETIME: String(90 * DAY) }
     const created = await cli(['create', '--name', 'bounded', '--json', '--config', CONFIG], bounded)
     t.equal(created.code, 0)
@@ -443,7 +456,7 @@ t.test('--help on every command, with no config needed', { buffered: true }, asy
     [['credits', '-h'], 'credits <id|prefix> [--set <n>] [--refill <policy>|none] [--unlimited]'],
     [['usage', '--help'], 'usage <id|prefix> [options]'],
     [['events', '--help'], 'events <id|prefix> [options]'],
-    [['sweep', '--help'], 'sweep --idle <duration> [options]'],
+    [['sweep', '--help'], 'sweep --idle <duration> | --expired [options]'],
     [['import', '--help'], 'import --from <system> <file> [options]']
   ] as const
   const runs = await Promise.all(pages.map(async ([args]) => await cli([...args], {}, cwd)))

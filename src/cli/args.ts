@@ -37,7 +37,7 @@ const OPTIONS = {
   credits: { set: { type: 'string' }, refill: { type: 'string' }, unlimited: { type: 'boolean' }, ...JSON_FLAG, ...ACTOR_FLAG },
   usage: { from: { type: 'string' }, to: { type: 'string' }, ...JSON_FLAG },
   events: { limit: { type: 'string' }, before: { type: 'string' }, ...JSON_FLAG },
-  sweep: { idle: { type: 'string' }, 'dry-run': { type: 'boolean' }, ...JSON_FLAG, ...ACTOR_FLAG },
+  sweep: { idle: { type: 'string' }, expired: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, ...JSON_FLAG, ...ACTOR_FLAG },
   import: { from: { type: 'string' }, ...JSON_FLAG, ...ACTOR_FLAG }
 } satisfies Record<string, OptionSpec>
 const TARGETS = { create: 0, list: 0, show: 1, rotate: 1, revoke: 1, disable: 1, enable: 1, 'allowed-ips': 1, credits: 1, usage: 1, events: 1, sweep: 0, import: 1 }
@@ -74,7 +74,8 @@ export type Command =
   | Change & { command: 'credits', config?: string, target: string, credits?: number | null, creditRefill?: string | null, json: boolean }
   | { command: 'usage', config?: string, target: string, from?: Date, to?: Date, json: boolean }
   | { command: 'events', config?: string, target: string, limit: number, before?: number, json: boolean }
-  | Change & { command: 'sweep', config?: string, unusedFor: number, dryRun: boolean, json: boolean }
+  /** unusedFor: --idle's, null without it; expired: --expired, record the expiries */
+  | Change & { command: 'sweep', config?: string, unusedFor: number | null, expired: boolean, dryRun: boolean, json: boolean }
   | Change & { command: 'import', config?: string, from: ImportSource, file: string, json: boolean }
 
 type Values = Record<string, string | boolean | string[] | undefined>
@@ -233,8 +234,9 @@ function commandOf (name: CommandName, values: Values, targets: string[], now: D
     }
     case 'sweep': {
       const idle = values.idle as string | undefined
-      if (idle === undefined) throw usageError(`sweep needs --idle <duration>, such as --idle 90d (see '${BIN} sweep --help')`)
-      return { command: name, config, unusedFor: parseIdle(idle), dryRun: values['dry-run'] === true, json: values.json === true }
+      const expired = values.expired === true
+      if (idle === undefined && !expired) throw usageError(`sweep needs --idle <duration>, such as --idle 90d, or --expired (see '${BIN} sweep --help')`)
+      return { command: name, config, unusedFor: idle === undefined ? null : parseIdle(idle), expired, dryRun: values['dry-run'] === true, json: values.json === true }
     }
     case 'import': {
       const from = values.from as string | undefined

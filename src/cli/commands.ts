@@ -190,16 +190,27 @@ const events: Run<'events'> = async ({ target, limit, before, json }, manager, i
 
 const plural = (n: number): string => `${n} key${n === 1 ? '' : 's'}`
 
+// Expiries first: a key both expired and idle is told as expired, then revoked.
 const sweep: Run<'sweep'> = async (command, manager, io) => {
   const { unusedFor, dryRun, json } = command
-  const { revoked } = await manager.revokeIdle({ unusedFor, dryRun }, changeContext(command))
+  const context = changeContext(command)
+  const expired = command.expired ? (await manager.recordExpired({ dryRun }, context)).expired : null
+  const revoked = unusedFor === null ? null : (await manager.revokeIdle({ unusedFor, dryRun }, context)).revoked
+  const view = (records: ApiKeyRecord[]): object[] => records.map((record) => withStatus(record, Date.now()))
   if (json) {
-    io.out(toJson({ revoked: revoked.map((record) => withStatus(record, Date.now())), dryRun }))
-  } else if (revoked.length === 0) {
-    io.out('No idle keys.')
-  } else {
+    io.out(toJson({ ...(revoked === null ? {} : { revoked: view(revoked) }), ...(expired === null ? {} : { expired: view(expired) }), dryRun }))
+    return 0
+  }
+  const table = (records: ApiKeyRecord[]): void => { io.out(formatList(records.map((record) => ({ record, status: manager.status(record) })))) }
+  if (expired !== null && expired.length === 0) io.out('No newly expired keys.')
+  if (expired !== null && expired.length > 0) {
+    io.out(`${dryRun ? 'Would record' : 'Recorded'} the expiry of ${plural(expired.length)}:`)
+    table(expired)
+  }
+  if (revoked !== null && revoked.length === 0) io.out('No idle keys.')
+  if (revoked !== null && revoked.length > 0) {
     io.out(`${dryRun ? 'Would revoke' : 'Revoked'} ${plural(revoked.length)}:`)
-    io.out(formatList(revoked.map((record) => ({ record, status: manager.status(record) }))))
+    table(revoked)
   }
   return 0
 }

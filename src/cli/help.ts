@@ -38,7 +38,7 @@ ${columns([
   ['credits <id|prefix>', 'show or set a key\'s credits and refill (needs credits: true)'],
   ['usage <id|prefix>', 'show how often a key was used, per hour or day'],
   ['events <id|prefix>', 'show what happened to a key, and who did it (needs audit)'],
-  ['sweep --idle <duration>', 'revoke the keys unused for that long (--dry-run: list them)'],
+  ['sweep --idle <duration>', 'revoke the keys unused for that long (--dry-run: list them);\n--expired: record the expiry of keys that expired'],
   ['import --from <system> <file>', 'import keys of drf-api-key or a SHA-256 system by their hashes\n(needs importedKeys: true)'],
   ['help [command]', 'show the help of a command']
 ])}
@@ -105,10 +105,11 @@ cli:<your OS user name>.
     ['--before <id>', 'only events older than this one (the id --json gives): the next page'],
     ['--json', 'print { id, prefix, events: [{ id, type, actor, changes, details, at }] } as JSON']
   ]),
-  sweep: page('sweep --idle <duration> [options]', 'Revokes every key not used for the duration (by its last use, or since its creation when\nit was never used), and prints them. Last uses are written once per lastUsedInterval\n(60 s by default): that is how precise it is. Running apps refuse the keys as after revoke.', [
-    ['--idle <duration>', 'how long unused: 90d, 12w, 1y, at least 1h (required)'],
+  sweep: page('sweep --idle <duration> | --expired [options]', 'Revokes every key not used for the duration (by its last use, or since its creation when\nit was never used), and prints them. Last uses are written once per lastUsedInterval\n(60 s by default): that is how precise it is. Running apps refuse the keys as after revoke.\nWith --expired, first records an expired event for each key whose expiry has passed\nsince the last run (needs audit: { model: prisma.apiKeyEvent } in the config).', [
+    ['--idle <duration>', 'how long unused: 90d, 12w, 1y, at least 1h'],
+    ['--expired', 'record the expiry of the keys that expired, once each (docs/events.md)'],
     ['--dry-run', 'only print the keys it would revoke'],
-    ['--json', 'print { revoked: [records], dryRun } as JSON'],
+    ['--json', 'print { revoked: [records], expired: [records], dryRun } as JSON (each\nlist with its option)'],
     ACTOR
   ]),
   import: page('import --from <system> <file> [options]', 'Imports the keys of another system from its exported table (docs/migrating.md), by their\nhashes: the keys keep working, and each is re-hashed with scrypt on its first use. A key\nimported before is skipped, so a re-run is harmless. Prints how many were imported,\nskipped and refused (with the line and why); exits 1 if any was refused. Needs\nimportedKeys: true in the config, and in the app.', [
