@@ -232,8 +232,11 @@ t.test('sweep --expired: what was recorded, or would be, before the idle ones', 
   const manager = createApiKeyManager({ model: db.prisma.apiKey, audit: { model: db.prisma.apiKeyEvent }, scrypt: { ln: 10, r: 8, p: 1 }, hashThreads: 1 })
   t.teardown(() => manager.close())
   const { apiKey } = await manager.create({ name: 'ended' })
-  await manager.update(apiKey.id, { expiresAt: new Date(Date.now() - 60_000) })
   const sweep = { command: 'sweep', unusedFor: null, expired: true, json: false, actor: 'cron' } as const
+  const before = fakeIo()
+  await runCommand({ ...sweep, dryRun: false }, manager, before)
+  t.same(before.lines, ['No newly expired keys.'], 'none expired yet')
+  await manager.update(apiKey.id, { expiresAt: new Date(Date.now() - 60_000) })
   const dry = fakeIo()
   await runCommand({ ...sweep, dryRun: true }, manager, dry)
   t.equal(dry.lines[0], 'Would record the expiry of 1 key:')
