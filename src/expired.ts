@@ -34,12 +34,8 @@ export type ExpiredLog<R extends ApiKeyRecord> = (records: R[], dryRun: boolean)
 export async function sweepExpired<R extends ApiKeyRecord> (store: Store<R>, now: Date, dryRun: boolean, log: ExpiredLog<R>): Promise<R[]> {
   const expired = { revoked: false, expiresAt: { lte: now } }
   const found: R[] = []
-  let batch: R[]
-  let after: string | null = null
-  do {
-    batch = await store.page(expired, after, BATCH)
-    after = batch.at(-1)?.id ?? null
+  for await (const batch of store.pages(expired, BATCH)) {
     if (batch.length > 0) found.push(...await log(batch, dryRun))
-  } while (batch.length === BATCH)
+  }
   return found
 }

@@ -43,16 +43,12 @@ export type BatchChange<R extends ApiKeyRecord> = (work: (store: Store<R>) => Pr
 export async function sweepIdle<R extends ApiKeyRecord> (store: Store<R>, cutoff: Date, dryRun: boolean, change: BatchChange<R>): Promise<R[]> {
   const idle = { revoked: false, ...unusedSince(cutoff) }
   const swept: R[] = []
-  let batch: R[]
-  let after: string | null = null
-  do {
-    batch = await store.page(idle, after, BATCH)
-    after = batch.at(-1)?.id ?? null
-    if (dryRun) {
+  for await (const batch of store.pages(idle, BATCH)) {
+    // A dry run only lists; an empty page has nothing to revoke.
+    if (dryRun || batch.length === 0) {
       swept.push(...batch)
       continue
     }
-    if (batch.length === 0) break
     const ids = { id: { in: batch.map((record) => record.id) } }
     const revoked = await change(async (store) => {
       const count = await store.revokeWhere({ AND: [ids, idle] })
@@ -62,6 +58,6 @@ export async function sweepIdle<R extends ApiKeyRecord> (store: Store<R>, cutoff
       return revoked.map((record) => ({ ...record, revoked: true }))
     })
     swept.push(...revoked)
-  } while (batch.length === BATCH)
+  }
   return swept
 }

@@ -175,6 +175,17 @@ export class Store<R extends ApiKeyRecord = ApiKeyRecord> {
     }
   }
 
+  /** Every key matching `where`, by id, `take` at a time; the last page may be empty. */
+  async * pages (where: object, take: number): AsyncGenerator<R[]> {
+    let batch: R[]
+    let after: string | null = null
+    do {
+      batch = await this.page(where, after, take)
+      after = batch.at(-1)?.id ?? null
+      yield batch
+    } while (batch.length === take)
+  }
+
   /** Revokes every key matching `where` in one statement; how many it revoked. */
   async revokeWhere (where: object): Promise<number> {
     try {
