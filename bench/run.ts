@@ -126,9 +126,26 @@ interface Target {
    */
   fresh?: ServerSettings
   warmup?: number
+  /**
+   * Also measure the same process's open route each round. On Node 20 a
+   * process can settle in a slower state for every route (seen: nextTick's
+   * object literal gone megamorphic, ~4x the cost of a tick), so a ratio to
+   * another process's open route mixes that state in; the ratio to its own
+   * open route is the guard's cost alone.
+   */
+  ownOpen?: boolean
 }
 
-interface Round { rps: number, cpuPerRequest: number, cpuShare: number, p50: number, p99: number, bad: number }
+interface Round {
+  rps: number
+  cpuPerRequest: number
+  cpuShare: number
+  p50: number
+  p99: number
+  bad: number
+  /** the open route of the same process, right after (rows with `ownOpen`) */
+  own?: { rps: number, cpuPerRequest: number }
+}
 
 async function measureRound (target: Target): Promise<Round> {
   if (target.fresh !== undefined) {
@@ -145,8 +162,10 @@ async function measureRound (target: Target): Promise<Round> {
   const result = await wrk(url, target, seconds)
   const wall = (performance.now() - started) * 1000
   const used = await cpuMicros(target.server.pid) - cpu
+  const own = target.ownOpen === true ? await measureOpen(target.server) : undefined
   if (target.pause === true) process.kill(target.server.pid, 'SIGSTOP')
   return {
+    own,
     rps: result.requests / (result.micros / 1e6),
     cpuPerRequest: used / result.requests,
     cpuShare: used / wall,
@@ -154,6 +173,15 @@ async function measureRound (target: Target): Promise<Round> {
     p99: result.p99 / 1000,
     bad: result.non2xx + result.errors
   }
+}
+
+async function measureOpen (server: Server): Promise<{ rps: number, cpuPerRequest: number }> {
+  const url = `${server.url}/open`
+  const target = { id: 'own', name: 'own open route', server, path: '/open' }
+  await wrk(url, target, 1)
+  const cpu = await cpuMicros(server.pid)
+  const result = await wrk(url, target, seconds)
+  return { rps: result.requests / (result.micros / 1e6), cpuPerRequest: (await cpuMicros(server.pid) - cpu) / result.requests }
 }
 
 const median = (values: number[]): number => {
@@ -219,13 +247,14 @@ async function warmTargets (): Promise<{ one: string, targets: Target[] }> {
   const bearerKey = 'a'.repeat(32)
   const targets: Target[] = [
     { id: 'a', name: 'Fastify, open route', ...await fresh({ guard: 'none' }), path: '/open' },
-    { id: 'b', name: '@fastify/bearer-auth, 1 key', ...await fresh({ guard: 'bearer', bearerKey }), path: '/protected', headers: { authorization: `Bearer ${bearerKey}` } },
-    { id: 'c', name: 'ours, 1 key, warm', ...await fresh({ guard: 'api-key', database: sqlite }), path: '/protected', headers: { authorization: `Api-Key ${one}` } },
+    { id: 'b', name: '@fastify/bearer-auth, 1 key', ...await fresh({ guard: 'bearer', bearerKey }), path: '/protected', ownOpen: true, headers: { authorization: `Bearer ${bearerKey}` } },
+    { id: 'c', name: 'ours, 1 key, warm', ...await fresh({ guard: 'api-key', database: sqlite }), path: '/protected', ownOpen: true, headers: { authorization: `Api-Key ${one}` } },
     {
       id: 'c2',
       name: 'ours, 1 key, warm, with suspension, usage counting, credits and an IP allowlist the key has (3 ranges)',
       ...await fresh({ guard: 'api-key', database: sqlite, features: true }),
       path: '/protected',
+      ownOpen: true,
       headers: { authorization: `Api-Key ${listed.key}` }
     }
   ]
@@ -260,11 +289,31 @@ function printTable (targets: Target[], results: Map<string, Round[]>): void {
     console.log(`| ${target.id} | ${target.name} | ${fixed(median(rows.map((r) => r.rps)), 0)} | ${fixed(median(ratios), 3)} (${fixed(Math.min(...ratios), 3)}–${fixed(Math.max(...ratios), 3)}) | ` +
     `${fixed(cpu, 1)} (${cpu >= openCpu ? '+' : ''}${fixed(cpu - openCpu, 1)}) | ${fixed(median(rows.map((r) => r.p50)))} | ${fixed(median(rows.map((r) => r.p99)))} | ${rows.reduce((sum, r) => sum + r.bad, 0)} |`)
   }
+  const own = targets.filter((target) => target.ownOpen === true)
+  if (own.length > 0) {
+    console.log('\nThe same rows against the open route of their own process, measured right after them in each round (the guard alone, without the process\'s state):\n')
+    console.log('| row | ratio to its own open route, median (min–max) | server CPU µs/req (vs its own open route) | its own open route, req/s and µs/req |')
+    console.log('|---|---|---|---|')
+    for (const target of own) {
+      const rows = results.get(target.id) as Round[]
+      const mine = rows.map((r) => r.own as { rps: number, cpuPerRequest: number })
+      const ratios = rows.map((r, i) => r.rps / mine[i].rps)
+      const extra = median(rows.map((r, i) => r.cpuPerRequest - mine[i].cpuPerRequest))
+      console.log(`| ${target.id} | ${fixed(median(ratios), 3)} (${fixed(Math.min(...ratios), 3)}–${fixed(Math.max(...ratios), 3)}) | ` +
+        `${extra >= 0 ? '+' : ''}${fixed(extra, 1)} (median of per-round differences) | ${fixed(median(mine.map((m) => m.rps)), 0)}, ${fixed(median(mine.map((m) => m.cpuPerRequest)), 1)} (${mine.map((m) => fixed(m.cpuPerRequest, 1)).join(', ')}) |`)
+    }
+  }
   const c = results.get('c')
   const c2 = results.get('c2')
   if (c !== undefined && c2 !== undefined) {
     const extra = median(c2.map((r) => r.cpuPerRequest)) - median(c.map((r) => r.cpuPerRequest))
     console.log(`\n(c2) the features' cost over (c): ${extra >= 0 ? '+' : ''}${fixed(extra, 1)} µs server CPU per request (goal: at most +1 µs).`)
+    if (c[0].own !== undefined && c2[0].own !== undefined) {
+      // Each row's cost over its own process's open route, then the difference: the process states cancel out.
+      const guard = (rows: Round[]): number => median(rows.map((r) => r.cpuPerRequest - (r.own as { cpuPerRequest: number }).cpuPerRequest))
+      const net = guard(c2) - guard(c)
+      console.log(`(c2) the same, each over its own open route: ${net >= 0 ? '+' : ''}${fixed(net, 1)} µs (${fixed(guard(c2), 1)} − ${fixed(guard(c), 1)}).`)
+    }
   }
 }
 
