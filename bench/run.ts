@@ -97,7 +97,7 @@ function keysFile (keys: string[]): string {
 
 interface Wrk { requests: number, micros: number, errors: number, non2xx: number, p50: number, p99: number, max: number }
 
-async function wrk (url: string, target: Target, secs: number): Promise<Wrk> {
+async function wrk (url: string, target: Pick<Target, 'headers' | 'keysFile'>, secs: number): Promise<Wrk> {
   const headers = Object.entries(target.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`])
   const [command, args] = pin(1, ['wrk', '-t1', `-c${connections}`, `-d${secs}s`, '--latency', '-s', 'bench/wrk.lua', ...headers, url])
   const child = spawn(command, args, { env: { ...process.env, BENCH_KEYS: target.keysFile ?? '' }, stdio: ['ignore', 'pipe', 'inherit'] })
@@ -144,8 +144,10 @@ interface Round {
   p99: number
   bad: number
   /** the open route of the same process, right after (rows with `ownOpen`) */
-  own?: { rps: number, cpuPerRequest: number }
+  own?: Sample
 }
+
+interface Sample { rps: number, cpuPerRequest: number }
 
 async function measureRound (target: Target): Promise<Round> {
   if (target.fresh !== undefined) {
@@ -155,18 +157,12 @@ async function measureRound (target: Target): Promise<Round> {
     await old.stop()
   }
   if (target.pause === true) process.kill(target.server.pid, 'SIGCONT')
-  const url = `${target.server.url}${target.path}`
-  await wrk(url, target, target.warmup ?? 1)
-  const cpu = await cpuMicros(target.server.pid)
-  const started = performance.now()
-  const result = await wrk(url, target, seconds)
-  const wall = (performance.now() - started) * 1000
-  const used = await cpuMicros(target.server.pid) - cpu
-  const own = target.ownOpen === true ? await measureOpen(target.server) : undefined
+  const { result, used, wall } = await sample(target.server, target.path, target, target.warmup ?? 1)
+  const own = target.ownOpen === true ? await sample(target.server, '/open', {}, 1) : undefined
   if (target.pause === true) process.kill(target.server.pid, 'SIGSTOP')
   return {
-    own,
-    rps: result.requests / (result.micros / 1e6),
+    own: own === undefined ? undefined : { rps: rate(own.result), cpuPerRequest: own.used / own.result.requests },
+    rps: rate(result),
     cpuPerRequest: used / result.requests,
     cpuShare: used / wall,
     p50: result.p50 / 1000,
@@ -175,14 +171,21 @@ async function measureRound (target: Target): Promise<Round> {
   }
 }
 
-async function measureOpen (server: Server): Promise<{ rps: number, cpuPerRequest: number }> {
-  const url = `${server.url}/open`
-  const target = { id: 'own', name: 'own open route', server, path: '/open' }
-  await wrk(url, target, 1)
+// An unmeasured warm-up, then one measured wrk run and the server CPU (µs) and wall time (µs) it took.
+async function sample (server: Server, path: string, load: Pick<Target, 'headers' | 'keysFile'>, warmup: number): Promise<{ result: Wrk, used: number, wall: number }> {
+  const url = `${server.url}${path}`
+  await wrk(url, load, warmup)
   const cpu = await cpuMicros(server.pid)
-  const result = await wrk(url, target, seconds)
-  return { rps: result.requests / (result.micros / 1e6), cpuPerRequest: (await cpuMicros(server.pid) - cpu) / result.requests }
+  const started = performance.now()
+  const result = await wrk(url, load, seconds)
+  const wall = (performance.now() - started) * 1000
+  return { result, used: await cpuMicros(server.pid) - cpu, wall }
 }
+
+const rate = (result: Wrk): number => result.requests / (result.micros / 1e6)
+
+// A row's CPU per request over its own process's open route: the median of the per-round differences.
+const overOwnOpen = (rows: Round[]): number => median(rows.map((r) => r.cpuPerRequest - (r.own as Sample).cpuPerRequest))
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -296,9 +299,9 @@ function printTable (targets: Target[], results: Map<string, Round[]>): void {
     console.log('|---|---|---|---|')
     for (const target of own) {
       const rows = results.get(target.id) as Round[]
-      const mine = rows.map((r) => r.own as { rps: number, cpuPerRequest: number })
+      const mine = rows.map((r) => r.own as Sample)
       const ratios = rows.map((r, i) => r.rps / mine[i].rps)
-      const extra = median(rows.map((r, i) => r.cpuPerRequest - mine[i].cpuPerRequest))
+      const extra = overOwnOpen(rows)
       console.log(`| ${target.id} | ${fixed(median(ratios), 3)} (${fixed(Math.min(...ratios), 3)}–${fixed(Math.max(...ratios), 3)}) | ` +
         `${extra >= 0 ? '+' : ''}${fixed(extra, 1)} (median of per-round differences) | ${fixed(median(mine.map((m) => m.rps)), 0)}, ${fixed(median(mine.map((m) => m.cpuPerRequest)), 1)} (${mine.map((m) => fixed(m.cpuPerRequest, 1)).join(', ')}) |`)
     }
@@ -310,9 +313,8 @@ function printTable (targets: Target[], results: Map<string, Round[]>): void {
     console.log(`\n(c2) the features' cost over (c): ${extra >= 0 ? '+' : ''}${fixed(extra, 1)} µs server CPU per request (goal: at most +1 µs).`)
     if (c[0].own !== undefined && c2[0].own !== undefined) {
       // Each row's cost over its own process's open route, then the difference: the process states cancel out.
-      const guard = (rows: Round[]): number => median(rows.map((r) => r.cpuPerRequest - (r.own as { cpuPerRequest: number }).cpuPerRequest))
-      const net = guard(c2) - guard(c)
-      console.log(`(c2) the same, each over its own open route: ${net >= 0 ? '+' : ''}${fixed(net, 1)} µs (${fixed(guard(c2), 1)} − ${fixed(guard(c), 1)}).`)
+      const net = overOwnOpen(c2) - overOwnOpen(c)
+      console.log(`(c2) the same, each over its own open route: ${net >= 0 ? '+' : ''}${fixed(net, 1)} µs (${fixed(overOwnOpen(c2), 1)} − ${fixed(overOwnOpen(c), 1)}).`)
     }
   }
 }
