@@ -6,8 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
 
 const root = new URL('../', import.meta.url)
-const GUIDES = ['docs/change-feed.md', 'docs/custom-models.md', 'docs/scopes.md', 'docs/rotation.md', 'docs/recipes.md', 'docs/admin.md', 'docs/security.md', 'docs/usage.md', 'docs/leaks.md', 'docs/lifecycle.md', 'docs/events.md', 'docs/migrating.md']
-const TESTED_LANGUAGES = new Set(['ts', 'prisma', 'sql'])
+const GUIDES = ['docs/cli.md', 'docs/change-feed.md', 'docs/custom-models.md', 'docs/scopes.md', 'docs/rotation.md', 'docs/recipes.md', 'docs/admin.md', 'docs/security.md', 'docs/usage.md', 'docs/leaks.md', 'docs/lifecycle.md', 'docs/events.md', 'docs/migrating.md']
+const TESTED_LANGUAGES = new Set(['ts', 'js', 'prisma', 'sql'])
 
 const normalize = (text: string): string => text.replace(/\s+/g, ' ').trim()
 
@@ -18,7 +18,7 @@ function files (dir: string, pattern: RegExp): string[] {
 }
 
 const sources = [
-  ...files('test/', /\.ts$/),
+  ...files('test/', /\.(ts|mjs)$/),
   ...files('examples/', /(\.ts|\.prisma|migration\.sql)$/),
   ...files('prisma/', /(schema\.prisma|migration\.sql)$/)
 ].filter((name) => name !== 'test/docs.test.ts')
