@@ -12,6 +12,7 @@ import type { ApiKeyRecord, RegisteredApiKey } from './types.js'
 import { UsageStore } from './usage-store.js'
 import { checkEventModel } from './audit.js'
 import { MALFORMED } from './verifier.js'
+import { keepTickShape } from './tick-shape.js'
 
 const FAILURES: Record<VerifyFailure, new () => Error> = {
   malformed: errors.MALFORMED,
@@ -178,6 +179,7 @@ async function checkFeed (ready: Promise<void>, log: FastifyBaseLogger, wait: nu
 
 async function apiKeyPlugin (fastify: FastifyInstance, options: ApiKeyPluginOptions): Promise<void> {
   const settings = normalizePluginOptions(options)
+  keepTickShape()
   const { decorator, securityScheme } = settings
   // Background failures go to the app's log, unless the app handles them itself.
   const onBackgroundError = options.onBackgroundError ??
