@@ -127,11 +127,11 @@ interface Target {
   fresh?: ServerSettings
   warmup?: number
   /**
-   * Also measure the same process's open route each round. On Node 20 a
-   * process can settle in a slower state for every route (seen: nextTick's
-   * object literal gone megamorphic, ~4x the cost of a tick), so a ratio to
-   * another process's open route mixes that state in; the ratio to its own
-   * open route is the guard's cost alone.
+   * Also measure the same process's open route each round. A process can
+   * settle in a slower state for every route (seen: nextTick's object literal
+   * gone megamorphic, ~4x the cost of a tick, until the plugin kept a tick
+   * alive: src/tick-shape.ts), so a ratio to another process's open route
+   * mixes that state in; the ratio to its own open route is the guard's cost alone.
    */
   ownOpen?: boolean
 }
