@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { testManager } from './helpers/app.ts'
-import { cli, CONFIG, databaseEnv } from './helpers/cli.ts'
+import { cli, CONFIG, databaseEnv, UNREACHABLE } from './helpers/cli.ts'
 import type { Provider } from '../prisma/apply.ts'
 import { openDatabase, skipReason, type TestDatabase } from './helpers/databases.ts'
 import { ROOT } from './helpers/pack.ts'
@@ -48,11 +48,17 @@ async function createsWorkingKey (t: Test, db: TestDatabase, dir: string, env: R
   t.match(await manager.verify(key), { valid: true, apiKey: { id: apiKey.id, name: 'from the docs' } }, 'the key works')
 }
 
-t.test('the SQLite config', async (t) => {
+/** A migrated SQLite database, and the DATABASE_URL the guide's SQLite configs read. */
+async function sqlite (t: Test): Promise<{ db: TestDatabase, env: Record<string, string> }> {
   const db = await openDatabase('sqlite')
   t.teardown(() => db.close())
   const { CLI_DATABASE_URL: file } = await databaseEnv(db)
-  await createsWorkingKey(t, db, appFolder(t, 'sqlite', 'sqlite'), { DATABASE_URL: `file:${file}` }, 'acme_')
+  return { db, env: { DATABASE_URL: `file:${file}` } }
+}
+
+t.test('the SQLite config', async (t) => {
+  const { db, env } = await sqlite(t)
+  await createsWorkingKey(t, db, appFolder(t, 'sqlite', 'sqlite'), env, 'acme_')
 })
 
 t.test('the PostgreSQL config, its schema in the URL', skipReason('postgresql') === null ? {} : { skip: skipReason('postgresql') as string }, async (t) => {
@@ -68,22 +74,18 @@ t.test('the PostgreSQL config, its schema in the URL', skipReason('postgresql') 
 })
 
 t.test('the config that imports the app\'s own client module', async (t) => {
-  const db = await openDatabase('sqlite')
-  t.teardown(() => db.close())
-  const { CLI_DATABASE_URL: file } = await databaseEnv(db)
-  await createsWorkingKey(t, db, appFolder(t, 'module', 'sqlite'), { DATABASE_URL: `file:${file}` })
+  const { db, env } = await sqlite(t)
+  await createsWorkingKey(t, db, appFolder(t, 'module', 'sqlite'), env)
 })
 
 t.test('the JavaScript config, importing the app\'s compiled output', async (t) => {
-  const db = await openDatabase('sqlite')
-  t.teardown(() => db.close())
-  const { CLI_DATABASE_URL: file } = await databaseEnv(db)
+  const { db, env } = await sqlite(t)
   const dir = appFolder(t, 'javascript', 'sqlite')
   // The app's build: the module's src/db.ts and its generated client, by tsc, to dist/.
   cpSync(join(FIXTURES, 'module/src/db.ts'), join(dir, 'src/db.ts'))
   execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '--module', 'nodenext', '--target', 'es2022', '--skipLibCheck',
     '--allowImportingTsExtensions', '--rewriteRelativeImportExtensions', '--rootDir', 'src', '--outDir', 'dist', 'src/db.ts'], { cwd: dir })
-  await createsWorkingKey(t, db, dir, { DATABASE_URL: `file:${file}` })
+  await createsWorkingKey(t, db, dir, env)
 })
 
 /** The text of the guide's `### ...` section that names `command` in its heading, up to the next heading. */
@@ -129,7 +131,7 @@ t.test('the guide\'s example errors are what the CLI prints', async (t) => {
     await run('rotate', prefix, '--grace', '1 hour'),
     await run('show', '3fQ9xLpX'),
     // Nothing is unreachable on 127.0.0.1:5432 here (PostgreSQL listens there): port 1 stands in for it.
-    (await cli(['list', '--config', CONFIG], { CLI_DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/test' })).stderr.replace('127.0.0.1:1', '127.0.0.1:5432')
+    (await cli(['list', '--config', CONFIG], UNREACHABLE)).stderr.replace('127.0.0.1:1', '127.0.0.1:5432')
   ].map((stderr) => stderr.trimEnd())
   t.same(shown, printed)
 })

@@ -8,10 +8,8 @@ import t from 'tap'
 import { testManager } from './helpers/app.ts'
 import { DAY } from './helpers/time.ts'
 import { type ApiKeyManager } from '../src/manager.ts'
-import { cli, CONFIG, databaseEnv, type Run } from './helpers/cli.ts'
+import { cli, CONFIG, databaseEnv, UNREACHABLE, type Run } from './helpers/cli.ts'
 import { openDatabase, skipReason, type TestDatabase } from './helpers/databases.ts'
-
-const UNREACHABLE = { CLI_DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/test' }
 
 /** A failure is one line on stderr, nothing on stdout, and no stack trace. */
 function failed (t: Test, run: Run, code: number, message: RegExp): void {

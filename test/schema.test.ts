@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
-import { catalogColumns, compareColumns, modelColumns } from './helpers/catalog.ts'
+import { catalogColumns, compareColumns, modelBlocks, modelColumns } from './helpers/catalog.ts'
 import { eachDatabase, heardOnFeed } from './helpers/databases.ts'
 
 const schemaOf = (provider: string): URL => new URL(`../prisma/${provider}/schema.prisma`, import.meta.url)
@@ -34,27 +34,18 @@ t.test('the three schemas declare the same model', async (t) => {
   t.same(modelColumns(schemaOf('postgresql'), 'ApiKeyEvent'), modelColumns(schemaOf('sqlite'), 'ApiKeyEvent'))
 })
 
-/** Each model of a schema: its lines without comments, indentation or alignment. */
-function models (schema: string): Record<string, string[]> {
-  const found: Record<string, string[]> = {}
-  for (const [, name, body] of schema.matchAll(/^model (\w+) \{\n([\s\S]*?)^\}$/gm)) {
-    found[name] = body.split('\n').map((line) => line.replace(/\/\/.*/, '').trim().replace(/\s+/g, ' ')).filter((line) => line !== '')
-  }
-  return found
-}
-
 t.test('the README\'s models are the shipped schema\'s', async (t) => {
   // A user pastes these and copies the shipped migrations: a model the
   // migrations create but the README leaves out (or a column) is one that
   // the next `prisma migrate dev` would write a migration to drop.
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-  const shown = models(readme)
-  t.same(shown, models(readFileSync(schemaOf('sqlite'), 'utf8')), 'sqlite')
+  const shown = modelBlocks(readme)
+  t.same(shown, modelBlocks(readFileSync(schemaOf('sqlite'), 'utf8')), 'sqlite')
   // PostgreSQL's feed needs no table; MySQL's wider columns are the README's note.
   const { ApiKeyChange, ...postgresql } = shown
   t.ok(ApiKeyChange, 'the change log is shown')
-  t.same(models(readFileSync(schemaOf('postgresql'), 'utf8')), postgresql, 'postgresql')
-  const mysql = models(readFileSync(schemaOf('mysql'), 'utf8').replace(/ @db\.(VarChar\(1000\)|Text)/g, ''))
+  t.same(modelBlocks(readFileSync(schemaOf('postgresql'), 'utf8')), postgresql, 'postgresql')
+  const mysql = modelBlocks(readFileSync(schemaOf('mysql'), 'utf8').replace(/ @db\.(VarChar\(1000\)|Text)/g, ''))
   t.same(mysql, shown, 'mysql, its native types aside')
   t.ok(readme.replace(/\s+/g, ' ').includes('(On MySQL, give `scopes` and `allowedIps` room: `@db.VarChar(1000)`, and `ApiKeyEvent`\'s `changes` and `details` `@db.Text`.)'), 'the README says so')
   // The README's sentence on apps with migrations of their own names each

@@ -17,12 +17,20 @@ export interface Column {
   unique: boolean
 }
 
+/** Each model of a schema (or of a README), by name: its lines without comments, indentation or alignment. */
+export function modelBlocks (schema: string): Record<string, string[]> {
+  const found: Record<string, string[]> = {}
+  for (const [, name, body] of schema.matchAll(/^model (\w+) \{\n([\s\S]*?)^\}$/gm)) {
+    found[name] = body.split('\n').map((line) => line.replace(/\/\/.*/, '').trim().replace(/\s+/g, ' ')).filter((line) => line !== '')
+  }
+  return found
+}
+
 // Enough of the schema language for the model blocks we ship: one field a line;
 // relation fields (a model type) are not columns and are left out. A column is
 // named as the database knows it: the field's @map("column") if it has one.
 export function modelColumns (schemaFile: URL, model: string): Record<string, Column> {
-  const schema = readFileSync(schemaFile, 'utf8')
-  const block = new RegExp(`model ${model} \\{([^}]*)\\}`).exec(schema)?.[1] ?? ''
+  const block = (modelBlocks(readFileSync(schemaFile, 'utf8'))[model] ?? []).join('\n')
   const columns: Record<string, Column> = {}
   // A composite primary key, @@id([a, b]): each of its columns is part of it.
   const compound = /@@id\(\[([^\]]*)\]\)/.exec(block)?.[1].split(',').map((name) => name.trim()) ?? []

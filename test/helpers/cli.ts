@@ -7,6 +7,8 @@ import type { TestDatabase } from './databases.ts'
 const ROOT = new URL('../..', import.meta.url).pathname
 export const CLI = join(ROOT, 'dist/cli/main.js')
 export const CONFIG = join(ROOT, 'test/fixtures/cli-config.ts')
+/** The fixture config's environment for a PostgreSQL server that is not there. */
+export const UNREACHABLE = { CLI_DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/test' }
 
 export interface Run {
   code: number | null
